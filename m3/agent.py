@@ -1,0 +1,54 @@
+"""The agent: tokenizers + world model + controller, and acting from raw observations (spec §4–§6).
+
+The state dict keeps the official prefixes `tokenizer.`, `world_model.` and `actor_critic.` (§7.3).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from m3.config import M3Config
+from m3.envs.spec import EnvSpec
+from m3.models.controller import Controller
+from m3.models.tokenizers import MultiModalTokenizer
+from m3.models.world_model import WorldModel
+
+
+class Agent(nn.Module):
+    def __init__(self, cfg: M3Config, spec: EnvSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        has_image = "image" in spec.observations
+        self.tokenizer = MultiModalTokenizer(spec, cfg.tokenizer if has_image else None)
+        self.world_model = WorldModel(cfg.world_model, spec, image_vocab=cfg.tokenizer.vocab_size,
+                                      image_embed_dim=cfg.tokenizer.embed_dim)
+        token_vocabs = {m: self.tokenizer.vocab(m) for m in ("token", "token_2d") if m in spec.observations}
+        grid = cfg.tokenizer.resolution // 2 ** cfg.tokenizer.num_downsample_steps
+        self.actor_critic = Controller(cfg.controller, spec, image_embed_dim=cfg.tokenizer.embed_dim,
+                                       image_grid=grid, token_vocabs=token_vocabs)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def codebook(self) -> torch.Tensor | None:
+        """The image codebook (512, 256) the world model embeds image tokens with, detached (§4.1)."""
+        return None if self.tokenizer.image is None else self.tokenizer.image.codebook.weight.detach()
+
+    def obs_to_tensors(self, obs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """Batched env observations {name: (N, ...)} → tensors on the agent's device."""
+        return {k: torch.as_tensor(np.asarray(v)).to(self.device) for k, v in obs.items()}
+
+    @torch.no_grad()
+    def act(self, obs: dict[str, np.ndarray], state: Any, temperature: float, epsilon: float = 0.0,
+            generator: torch.Generator | None = None) -> tuple[np.ndarray, Any]:
+        """One acting step for N envs: tokenize, controller obs step, sample, controller action step."""
+        inputs = self.tokenizer.codes(self.tokenizer.tokenize(self.obs_to_tensors(obs)))
+        actions, state = self.actor_critic.act(inputs, state, temperature=temperature, epsilon=epsilon,
+                                               generator=generator)
+        return actions.cpu().numpy(), state

@@ -1,0 +1,177 @@
+"""The typed schema of the Hydra tree in `config/m3/` and the one way to load it (spec §3).
+
+Every module keeps its own `@dataclass` config beside its `nn.Module`; this file gathers them with the
+schedule, collection and logging settings into `M3Config`, registers it as `m3_schema` (which
+`base.yaml` extends, so an unknown key or a wrong type fails at compose time) and checks what a schema
+cannot: the benchmark and game names and cross-field constraints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from hydra.errors import HydraException
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from m3.envs.registry import EnvConfig
+from m3.models.controller import ControllerConfig
+from m3.models.tokenizers.image import ImageTokenizerConfig
+from m3.models.world_model import WorldModelConfig
+from m3.rl.imagination import ImaginationConfig
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "config" / "m3"
+
+
+@dataclass
+class OptimConfig:
+    """One component's optimiser and schedule (spec §3.1). A component trains in epochs > start_after_epochs."""
+
+    learning_rate: float = MISSING
+    weight_decay: float = 0.01
+    batch_size: int = MISSING
+    max_grad_norm: float = MISSING
+    start_after_epochs: int = MISSING
+    steps_per_epoch: int = MISSING
+
+
+@dataclass
+class WorldModelOptimConfig(OptimConfig):
+    uniform_fraction: float = 0.7  # of each WM batch drawn uniformly; the rest by softmax(loss) (§6.4)
+
+
+@dataclass
+class ActorCriticOptimConfig(OptimConfig):
+    critic_warmup_epochs: int = 0  # actor and entropy losses are zeroed for this many epochs after the start (§6.2)
+
+
+@dataclass
+class TrainingConfig:
+    tokenizer: OptimConfig = field(default_factory=OptimConfig)
+    world_model: WorldModelOptimConfig = field(default_factory=WorldModelOptimConfig)
+    actor_critic: ActorCriticOptimConfig = field(default_factory=ActorCriticOptimConfig)
+
+
+@dataclass
+class CollectTrainConfig:
+    num_steps: int = MISSING  # env steps collected per epoch
+    epsilon: float = 0.0
+    temperature: float = 1.0
+    stop_after_epochs: int = MISSING  # no collection in later epochs (Atari: 500 of 600)
+
+
+@dataclass
+class CollectTestConfig:
+    num_envs: int = 8
+    temperature: float = 0.5
+    num_episodes: int = 16  # periodic evaluation
+    num_episodes_end: int = 100  # final evaluation of the last model
+
+
+@dataclass
+class CollectionConfig:
+    train: CollectTrainConfig = field(default_factory=CollectTrainConfig)
+    test: CollectTestConfig = field(default_factory=CollectTestConfig)
+
+
+@dataclass
+class EvaluationConfig:
+    every: int = 10  # epochs between evaluations; also the checkpoint period (§7.1)
+
+
+@dataclass
+class ReplayConfig:
+    max_ram_gb: float = 15.0  # the train replay keeps at most this many GiB of episodes in RAM (§7.2)
+
+
+@dataclass
+class WandbConfig:
+    mode: str = "disabled"  # disabled | offline | online
+    project: str = "m3"
+
+
+@dataclass
+class M3Config:
+    benchmark: str = MISSING
+    seed: int = 0
+    run_dir: str = MISSING
+    device: str = "cpu"
+    epochs: int = MISSING
+    float32_matmul_precision: str = "highest"
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    tokenizer: ImageTokenizerConfig = field(default_factory=ImageTokenizerConfig)
+    world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
+    controller: ControllerConfig = field(default_factory=ControllerConfig)
+    imagination: ImaginationConfig = field(default_factory=ImaginationConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    collection: CollectionConfig = field(default_factory=CollectionConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+
+
+ConfigStore.instance().store(name="m3_schema", node=M3Config)
+
+_CHOICES = {
+    "device": ("cpu", "cuda"),
+    "wandb.mode": ("disabled", "offline", "online"),
+    "float32_matmul_precision": ("highest", "high", "medium"),
+}
+
+
+class ConfigError(ValueError):
+    """A bad override or config value; the message names it and what is allowed."""
+
+
+def load_config(overrides: list[str]) -> M3Config:
+    """Compose `config/m3/base.yaml` with command-line style overrides and validate the result."""
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose(config_name="base", overrides=overrides)
+        obj: M3Config = OmegaConf.to_object(cfg)
+    except (HydraException, OmegaConfBaseException) as e:
+        raise ConfigError(str(e).strip().splitlines()[0] if str(e).strip() else repr(e)) from e
+    validate(obj)
+    return obj
+
+
+def validate(cfg: M3Config) -> None:
+    """Checks that the schema cannot express; each failure names the key and the allowed values."""
+    from m3.envs import registry
+
+    for key, allowed in _CHOICES.items():
+        value = OmegaConf.select(OmegaConf.structured(cfg), key)
+        if value not in allowed:
+            raise ConfigError(f"{key}={value!r} is not allowed; choose one of {list(allowed)}")
+    try:
+        registry.validate(cfg.benchmark, cfg.env)
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
+    if cfg.world_model.enable_curiosity and cfg.training.world_model.batch_size % cfg.world_model.ensemble_size:
+        raise ConfigError(
+            f"training.world_model.batch_size={cfg.training.world_model.batch_size} must be divisible by "
+            f"world_model.ensemble_size={cfg.world_model.ensemble_size} (one batch slice per curiosity member, §5.5)"
+        )
+    if cfg.world_model.retnet.embed_dim % cfg.world_model.retnet.num_heads:
+        raise ConfigError("world_model.retnet.embed_dim must be a multiple of world_model.retnet.num_heads")
+    if cfg.imagination.imagine_horizon - cfg.world_model.context_length + 1 < 2:
+        raise ConfigError("imagination.imagine_horizon - world_model.context_length + 1 must be at least 2")
+
+
+def to_yaml(cfg: M3Config) -> str:
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+
+
+def to_dict(cfg: M3Config) -> dict[str, Any]:
+    return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)  # type: ignore[return-value]
+
+
+def from_yaml(text: str) -> M3Config:
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(M3Config), OmegaConf.create(text)))
+
+
+__all__ = ["M3Config", "ConfigError", "load_config", "validate", "to_yaml", "to_dict", "from_yaml"]

@@ -1,0 +1,28 @@
+"""Episodes, the replay store and the batch samplers (spec §6.4, §7.2)."""
+
+from m3.data.episode import OBS_DTYPES, Episode, EpisodeBuilder
+from m3.data.replay import Key, Padding, ReplayStore, collate_segments
+from m3.data.sampler import (
+    PrioritizedBatchSampler,
+    PrioritizedSampler,
+    SegmentDataset,
+    UniformSampler,
+    num_samples,
+    prioritized_loader,
+)
+
+__all__ = [
+    "OBS_DTYPES",
+    "Episode",
+    "EpisodeBuilder",
+    "Key",
+    "Padding",
+    "ReplayStore",
+    "collate_segments",
+    "PrioritizedBatchSampler",
+    "PrioritizedSampler",
+    "SegmentDataset",
+    "UniformSampler",
+    "num_samples",
+    "prioritized_loader",
+]

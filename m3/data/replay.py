@@ -1,0 +1,187 @@
+"""The replay: episodes in RAM with a byte cap, mirrored on disk one file per episode (spec §7.2, §7.3).
+
+RAM cap: the official dataset evicts the oldest episodes once the *process RSS* exceeds 15 GB. We instead
+count the bytes of the stored episodes' tensors, so eviction depends only on the data and runs are
+reproducible; the default cap is the same 15 GiB.
+
+Segments (spec §7.2, §5.7, §6.2): a segment is `length` consecutive rows [start, start + length) of one
+episode; rows outside the episode are padding (zeros, `mask_padding` False). "right" segments start inside
+the episode and may run past its end (tokenizer, world model); "left" segments end inside the episode and may
+begin before row 0, i.e. `start` < 0 (actor-critic). The pair (episode_id, start) identifies a segment and is
+the sample key of the prioritized table (§6.4, D4).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+import torch
+from torch import Tensor
+
+from m3.atomic import atomic_torch_save
+from m3.data.episode import Episode
+
+Padding = Literal["right", "left"]
+Key = tuple[int, int]  # (episode_id, start)
+
+
+class ReplayStore:
+    """Episodes by id in insertion order; FIFO eviction above `max_ram_bytes`; incremental saves.
+
+    `directory` holds `<episode_id>.pt` files (None: RAM only). `version` increases whenever the stored data
+    changes, so samplers can tell when to rebuild their index.
+    """
+
+    def __init__(self, directory: Path | str | None, max_ram_bytes: int = 15 * 2**30) -> None:
+        self.directory = Path(directory) if directory is not None else None
+        self.max_ram_bytes = max_ram_bytes
+        self.version = 0
+        self._episodes: dict[int, Episode] = {}
+        self._num_bytes = 0
+        self._num_steps = 0
+        self._dirty: set[int] = set()  # written on the next save()
+        self._evicted: set[int] = set()  # files removed on the next save()
+
+    def __contains__(self, episode_id: int) -> bool:
+        return episode_id in self._episodes
+
+    def __getitem__(self, episode_id: int) -> Episode:
+        return self._episodes[episode_id]
+
+    @property
+    def episode_ids(self) -> list[int]:
+        """Stored episode ids, oldest first."""
+        return list(self._episodes)
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self._episodes)
+
+    @property
+    def num_steps(self) -> int:
+        """Stored rows over all episodes (N + 1 per episode with N actions)."""
+        return self._num_steps
+
+    @property
+    def num_bytes(self) -> int:
+        return self._num_bytes
+
+    def add(self, episode: Episode) -> None:
+        """Store a new episode (its id must not be stored)."""
+        if episode.id in self._episodes:
+            raise KeyError(f"episode {episode.id} is already stored; use update()")
+        self.update(episode)
+
+    def update(self, episode: Episode) -> None:
+        """Store `episode`, replacing the stored episode with its id (kept at its place in the FIFO order)."""
+        old = self._episodes.get(episode.id)
+        if old is not None:
+            self._num_bytes -= old.num_bytes
+            self._num_steps -= len(old)
+        self._episodes[episode.id] = episode
+        self._num_bytes += episode.num_bytes
+        self._num_steps += len(episode)
+        self._dirty.add(episode.id)
+        self._evicted.discard(episode.id)
+        self.version += 1
+        self._evict()
+
+    def _evict(self) -> None:
+        """Drop the oldest episodes while over the cap, always keeping the newest one."""
+        while self._num_bytes > self.max_ram_bytes and len(self._episodes) > 1:
+            episode_id = next(iter(self._episodes))
+            episode = self._episodes.pop(episode_id)
+            self._num_bytes -= episode.num_bytes
+            self._num_steps -= len(episode)
+            self._dirty.discard(episode_id)
+            self._evicted.add(episode_id)
+            self.version += 1
+
+    def save(self) -> None:
+        """Write the episodes changed since the last save, remove the files of evicted ones (§7.2)."""
+        directory = self._require_directory()
+        directory.mkdir(parents=True, exist_ok=True)
+        for episode_id in sorted(self._evicted):
+            (directory / f"{episode_id}.pt").unlink(missing_ok=True)
+        for episode_id in sorted(self._dirty):
+            atomic_torch_save(self._episodes[episode_id].to_dict(), directory / f"{episode_id}.pt")
+        self._dirty.clear()
+        self._evicted.clear()
+
+    def load(self) -> None:
+        """Replace the contents by the directory's `<episode_id>.pt` files, in id order, then apply the cap.
+
+        Anything else in the directory (e.g. a temp file left by an interrupted atomic write) is ignored.
+        """
+        directory = self._require_directory()
+        paths = [p for p in directory.glob("*.pt") if p.stem.isdigit()]
+        self._episodes.clear()
+        self._evicted.clear()
+        self._num_bytes = self._num_steps = 0
+        for path in sorted(paths, key=lambda p: int(p.stem)):
+            self.update(Episode.from_dict(torch.load(path, weights_only=True)))
+        self._dirty.clear()
+
+    def _require_directory(self) -> Path:
+        if self.directory is None:
+            raise RuntimeError("this ReplayStore has no directory")
+        return self.directory
+
+    def segment(self, episode_id: int, start: int, length: int, padding: Padding) -> dict[str, Any]:
+        """Rows [start, start + length) of one episode, padded with zeros where outside it (mask False).
+
+        padding "right": 0 <= start < len(episode); "left": 1 <= start + length <= len(episode).
+        Returns {"obs": {name: (L, *shape)}, "actions": (L[, A]), "rewards": (L,), "ends": (L,),
+        "mask_padding": (L,), "id": (episode_id, start)}.
+        """
+        episode = self._episodes[episode_id]
+        n, end = len(episode), start + length
+        if padding == "right" and not 0 <= start < n:
+            raise ValueError(f"right-padded segment must start inside the episode: start {start}, {n} rows")
+        if padding == "left" and not 1 <= end <= n:
+            raise ValueError(f"left-padded segment must end inside the episode: end {end}, {n} rows")
+        lo, hi = max(start, 0), min(end, n)  # the rows that exist
+
+        def take(t: Tensor) -> Tensor:
+            out = t.new_zeros(length, *t.shape[1:])
+            out[lo - start : hi - start] = t[lo:hi]
+            return out
+
+        return {
+            "obs": {name: take(t) for name, t in episode.observations.items()},
+            "actions": take(episode.actions),
+            "rewards": take(episode.rewards),
+            "ends": take(episode.ends),
+            "mask_padding": take(episode.mask_padding),
+            "id": (episode_id, start),
+        }
+
+    def collate(self, keys: Iterable[Key], length: int, padding: Padding) -> dict[str, Any]:
+        """The batch of segments `keys` (layout: docs/interfaces.md, "Batches")."""
+        return collate_segments([self.segment(episode_id, start, length, padding) for episode_id, start in keys])
+
+    def sample_frames(self, n: int, generator: torch.Generator) -> Tensor:
+        """n distinct image frames, uniform over all stored rows (tokenizer batches, §4.1): uint8 (n, 3, H, W)."""
+        if n > self._num_steps:
+            raise ValueError(f"asked for {n} frames, the replay holds {self._num_steps}")
+        episodes = list(self._episodes.values())
+        if "image" not in episodes[0].observations:
+            raise KeyError("the stored observations have no image modality")
+        offsets = torch.tensor([0] + [len(e) for e in episodes]).cumsum(0)[:-1]  # (E,) first flat row
+        rows = torch.randperm(self._num_steps, generator=generator)[:n]  # (n,)
+        which = torch.searchsorted(offsets, rows, right=True) - 1  # (n,) episode index
+        local = rows - offsets[which]
+        return torch.stack([episodes[e].observations["image"][t] for e, t in zip(which.tolist(), local.tolist())])
+
+
+def collate_segments(segments: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack single segments into a batch: tensors gain a leading B, the ids form the list `ids`."""
+    return {
+        "obs": {name: torch.stack([s["obs"][name] for s in segments]) for name in segments[0]["obs"]},
+        "actions": torch.stack([s["actions"] for s in segments]),
+        "rewards": torch.stack([s["rewards"] for s in segments]),
+        "ends": torch.stack([s["ends"] for s in segments]),
+        "mask_padding": torch.stack([s["mask_padding"] for s in segments]),
+        "ids": [tuple(s["id"]) for s in segments],
+    }

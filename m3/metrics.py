@@ -1,0 +1,51 @@
+"""The one logger: every record goes to `<run_dir>/metrics.jsonl` and, when enabled, to wandb (spec §7.4).
+
+A record is a flat dict of numbers with its `epoch`; keys follow the wandb names of §7.4
+(`world_model/train/loss_obs`, `test_dataset/return`, ...). The file is appended across resumes, so a
+resumed run's history continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+
+class MetricsLogger:
+    def __init__(self, run_dir: Path, wandb_mode: str = "disabled", project: str = "m3", run_name: str = "",
+                 config: dict[str, Any] | None = None) -> None:
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._wandb = None
+        if wandb_mode != "disabled":
+            import wandb
+
+            self._wandb = wandb.init(project=project, mode=wandb_mode, name=run_name, id=run_name or None,
+                                     dir=str(run_dir), config=config, resume="allow", reinit=True)
+
+    def log(self, record: dict[str, Any], epoch: int) -> None:
+        clean = {k: _number(v) for k, v in record.items()}
+        clean["epoch"] = epoch
+        with self.path.open("a") as f:
+            f.write(json.dumps(clean) + "\n")
+        if self._wandb is not None:
+            self._wandb.log(clean)
+
+    def close(self) -> None:
+        if self._wandb is not None:
+            self._wandb.finish()
+
+
+def _number(value: Any) -> float | int | None:
+    value = float(value) if not isinstance(value, int) else value
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """All records of a run, in order."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

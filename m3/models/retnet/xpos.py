@@ -1,0 +1,37 @@
+"""xPos/RoPE-style rotation of queries and keys by absolute token index (spec §5.2).
+
+Channel pairs (2i, 2i+1) of each head are rotated by the angle position·θ_i with
+θ_i = 1 / 10000^{linspace(0, 1, d_h/2)}_i, so q(m)·k(n) depends only on m − n. Positions are
+start + 0..N-1, with one start per batch row when `start` is a tensor (POP prediction tokens, §5.3).
+"""
+import torch
+from torch import Tensor
+
+
+def rotation_angles(start: int | Tensor, length: int, head_dim: int, device: torch.device) -> Tensor:
+    """Angles position·θ, float64: (N, d_h) for an int start, (B, 1, N, d_h) for a start tensor (B,).
+
+    Each θ_i is repeated twice (interleaved pairs), matching the channel pairs that `rotate` mixes.
+    """
+    if head_dim % 2 != 0:
+        raise ValueError(f"head_dim must be even, got {head_dim}")
+    theta = 1.0 / 10000 ** torch.linspace(0, 1, head_dim // 2, dtype=torch.float64, device=device)
+    theta = theta.repeat_interleave(2)  # (d_h,)
+    offsets = torch.arange(length, dtype=torch.float64, device=device)  # (N,)
+    if isinstance(start, Tensor):
+        positions = start.to(device=device, dtype=torch.float64)[:, None] + offsets  # (B, N)
+        return (positions[..., None] * theta)[:, None]  # (B, 1, N, d_h)
+    return (start + offsets)[:, None] * theta  # (N, d_h)
+
+
+def rotation_tables(start: int | Tensor, length: int, head_dim: int, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """(cos, sin) of `rotation_angles`, cast to `dtype`; they broadcast against (B, H, N, d_h)."""
+    angles = rotation_angles(start, length, head_dim, device)
+    return angles.cos().to(dtype), angles.sin().to(dtype)
+
+
+def rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate each channel pair (x_{2i}, x_{2i+1}) of x (..., N, d_h) by the tabulated angle."""
+    pairs = x.unflatten(-1, (-1, 2))  # (..., N, d_h/2, 2)
+    swapped = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)  # (..., N, d_h)
+    return x * cos + swapped * sin

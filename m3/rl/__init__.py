@@ -1,0 +1,1 @@
+"""Actor-critic training pieces: value distributions, λ-returns, imagination (spec §6)."""

@@ -1,0 +1,94 @@
+"""Symlog transforms and the HL-Gauss categorical regression head (spec §4.0, §5.4, §6.1).
+
+HL-Gauss regresses a scalar y by classification over `num_bins` uniform bins on [low, high]: the
+target distribution is a Gaussian N(y, σ²) integrated over each bin and renormalised to the support;
+the prediction is the softmax-weighted mean of the bin centres. Both the reward head (§5.4) and the
+critic (§6.1) work in symlog space; callers apply `symlog` to labels and `symexp` to predictions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def symlog(x: Tensor) -> Tensor:
+    """sign(x)·ln(1 + |x|) (spec §4.0)."""
+    return torch.sign(x) * torch.log1p(torch.abs(x))
+
+
+def symexp(x: Tensor) -> Tensor:
+    """sign(x)·(e^{|x|} − 1), the inverse of `symlog` (spec §4.0)."""
+    return torch.sign(x) * torch.expm1(torch.abs(x))
+
+
+def _bin_centres(low: float, high: float, num_bins: int) -> Tensor:
+    edges = torch.linspace(low, high, num_bins + 1, dtype=torch.float64)
+    return (edges[:-1] + edges[1:]) / 2
+
+
+def hl_gauss_bias_init(num_bins: int, low: float = -15.0, high: float = 15.0) -> Tensor:
+    """The output-layer bias init −0.2·|support| (spec §5.4, §6.1), float32 (num_bins,).
+
+    The support is taken to be the bin centres of `HLGauss(low, high, num_bins)`, so the initial
+    prediction favours bins near zero. Defaults are the critic's range (§6.1); the reward head passes
+    its own range (`reward_hl_gauss().bias_init()` does this).
+    """
+    return (-0.2 * _bin_centres(low, high, num_bins).abs()).float()
+
+
+class HLGauss(nn.Module):
+    """Histogram loss with Gaussian targets over uniform bins on [low, high] (spec §5.4).
+
+    Buffers (non-persistent, they follow `.to(device)`): `edges` (num_bins + 1,), `centres` (num_bins,).
+    σ = sigma_ratio · bin width.
+    """
+
+    def __init__(self, low: float, high: float, num_bins: int, sigma_ratio: float = 0.75) -> None:
+        super().__init__()
+        if not high > low or num_bins < 1:
+            raise ValueError(f"need high > low and num_bins >= 1, got {low=}, {high=}, {num_bins=}")
+        self.low, self.high, self.num_bins = float(low), float(high), int(num_bins)
+        self.sigma = sigma_ratio * (self.high - self.low) / self.num_bins
+        edges = torch.linspace(self.low, self.high, self.num_bins + 1, dtype=torch.float64)
+        self.register_buffer("edges", edges.float(), persistent=False)
+        self.register_buffer("centres", ((edges[:-1] + edges[1:]) / 2).float(), persistent=False)
+
+    def targets(self, y: Tensor) -> Tensor:
+        """y (...,) → target probabilities (..., num_bins); y is clamped into [low, high].
+
+        p_i = [Φ((e_{i+1} − y)/σ) − Φ((e_i − y)/σ)] / [Φ((e_N − y)/σ) − Φ((e_0 − y)/σ)].
+        """
+        y = y.to(self.edges.dtype).clamp(self.low, self.high)
+        cdf = torch.special.erf((self.edges - y.unsqueeze(-1)) / (self.sigma * math.sqrt(2.0)))  # (..., N+1)
+        mass = cdf[..., 1:] - cdf[..., :-1]  # (..., N)
+        return mass / (cdf[..., -1:] - cdf[..., :1])
+
+    def loss(self, logits: Tensor, y: Tensor) -> Tensor:
+        """Cross-entropy of logits (..., num_bins) against `targets(y)`; returns (...,)."""
+        return -(self.targets(y) * F.log_softmax(logits, dim=-1)).sum(-1)
+
+    def expectation(self, logits: Tensor) -> Tensor:
+        """Σ softmax(logits)·centres: the prediction (...,) in the head's (symlog) space."""
+        return (F.softmax(logits, dim=-1) * self.centres).sum(-1)
+
+    def bias_init(self) -> Tensor:
+        """−0.2·|centres| (num_bins,): the output-layer bias init (spec §5.4, §6.1)."""
+        return hl_gauss_bias_init(self.num_bins, self.low, self.high)
+
+    def extra_repr(self) -> str:
+        return f"low={self.low:.4f}, high={self.high:.4f}, num_bins={self.num_bins}, sigma={self.sigma:.4f}"
+
+
+def reward_hl_gauss() -> HLGauss:
+    """The reward head's HL-Gauss (spec §5.4): 129 bins on ±symlog(symexp(15)/100) ≈ ±10.395, σ ≈ 0.121."""
+    high = math.log1p(math.expm1(15.0) / 100.0)
+    return HLGauss(-high, high, 129)
+
+
+def value_hl_gauss(num_bins: int = 129) -> HLGauss:
+    """The critic's HL-Gauss (spec §6.1): `num_bins` bins on [−15, 15] in symlog space, σ ≈ 0.174."""
+    return HLGauss(-15.0, 15.0, num_bins)

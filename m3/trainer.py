@@ -1,0 +1,240 @@
+"""The epoch loop of spec §7.1: collect → tokenizer → world model → controller → evaluate → checkpoint.
+
+Components train one after the other with their own AdamW optimisers and start epochs; each
+component's loss sees the others in eval mode. Everything a resumed run needs — weights, optimisers,
+the replay on disk, priorities, the return scaler, RNG states, the collector — is checkpointed every
+`evaluation.every` epochs, so rerunning with the same run folder continues where the last checkpoint
+left off and a finished run (`done`) is not run again.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from m3.agent import Agent
+from m3.checkpoint import RunDir
+from m3.collector import Collector
+from m3.config import M3Config, to_dict
+from m3.data import PrioritizedSampler, ReplayStore
+from m3.envs import registry
+from m3.evaluation import play_episodes
+from m3.metrics import MetricsLogger
+from m3.models.optim import adamw
+from m3.rl.imagination import actor_critic_loss, imagine
+from m3.rl.returns import ReturnScaler
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; the run stops and the last good checkpoint is kept."""
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+class Trainer:
+    def __init__(self, cfg: M3Config, run: RunDir) -> None:
+        self.cfg, self.run = cfg, run
+        seed_everything(cfg.seed)
+        torch.set_float32_matmul_precision(cfg.float32_matmul_precision)
+        self.device = torch.device(cfg.device)
+        self.spec = registry.env_spec(cfg.benchmark, cfg.env)
+        self.agent = Agent(cfg, self.spec).to(self.device)
+        t = cfg.training
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        if self.agent.tokenizer.trainable:
+            self.optimizers["tokenizer"] = torch.optim.AdamW(
+                self.agent.tokenizer.parameters(), lr=t.tokenizer.learning_rate, weight_decay=t.tokenizer.weight_decay)
+        self.optimizers["world_model"] = adamw(self.agent.world_model, t.world_model.learning_rate,
+                                               t.world_model.weight_decay)
+        self.optimizers["actor_critic"] = torch.optim.AdamW(
+            self.agent.actor_critic.parameters(), lr=t.actor_critic.learning_rate,
+            weight_decay=t.actor_critic.weight_decay)
+        self.store = ReplayStore(run.dataset, max_ram_bytes=int(cfg.replay.max_ram_gb * 2**30))
+        self.sampler = PrioritizedSampler(uniform_fraction=t.world_model.uniform_fraction)
+        self.scaler = ReturnScaler(cfg.imagination.return_buffer_size)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        env = registry.make_env(cfg.benchmark, cfg.env, mode="train", seed=cfg.seed)
+        self.collector = Collector(env, self.store, self.agent, cfg.imagination.burn_in, cfg.seed)
+        self.test_envs: list = []
+        self.start_epoch, self.best_eval, self.epoch_of_best = 1, -math.inf, 0
+        if run.has_checkpoint():
+            self._restore()
+        self.logger = MetricsLogger(run.root, cfg.wandb.mode, cfg.wandb.project,
+                                    run_name=f"{cfg.benchmark}-{cfg.env.game}-seed{cfg.seed}", config=to_dict(cfg))
+
+    # ---------------------------------------------------------------- state
+    def _restore(self) -> None:
+        state = self.run.load(self.device)
+        self.agent.load_state_dict(state["agent"])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][f"optimizer_{name}"])
+        trainer = state["trainer"]
+        self.store.load(manifest=trainer["replay_manifest"])
+        self.sampler.load_state_dict(trainer["sampler"])
+        self.scaler.load_state_dict(trainer["return_scaler"])
+        self.collector.load_state_dict(trainer["collector"])
+        self.generator.set_state(trainer["generator"])
+        set_rng_state(trainer["rng"])
+        meta = state["metadata"]
+        self.start_epoch = meta["epoch"] + 1
+        self.best_eval, self.epoch_of_best = meta["best_eval_score"], meta["epoch_of_best_score"]
+
+    def _checkpoint(self, epoch: int, best: bool) -> None:
+        self.store.save()
+        trainer = {"replay_manifest": self.store.manifest(), "sampler": self.sampler.state_dict(),
+                   "return_scaler": self.scaler.state_dict(), "collector": self.collector.state_dict(),
+                   "generator": self.generator.get_state(), "rng": rng_state()}
+        self.run.save(agent=self.agent.state_dict(),
+                      optimizers={f"optimizer_{k}": o.state_dict() for k, o in self.optimizers.items()},
+                      trainer=trainer,
+                      metadata={"epoch": epoch, "best_eval_score": self.best_eval, "epoch_of_best_score": self.epoch_of_best},
+                      best=best)
+
+    # ---------------------------------------------------------------- updates
+    def _update(self, name: str, module: nn.Module, loss: torch.Tensor, max_grad_norm: float, epoch: int) -> float:
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"{name} loss is {loss.item()} at epoch {epoch}; the run stops and keeps the last good checkpoint")
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(nn.utils.clip_grad_norm_(module.parameters(), max_grad_norm))
+        opt.step()
+        return grad_norm
+
+    def _train_tokenizer(self, epoch: int) -> dict[str, torch.Tensor]:
+        c = self.cfg.training.tokenizer
+        frames = self.store.sample_frames(c.batch_size, self.generator).to(self.device)
+        loss, metrics = self.agent.tokenizer.image.compute_loss(frames)
+        metrics["grad_norm"] = self._update("tokenizer", self.agent.tokenizer, loss, c.max_grad_norm, epoch)
+        return {"total_loss": loss.detach(), **metrics}
+
+    def _train_world_model(self, epoch: int) -> dict[str, Any]:
+        c, wm = self.cfg.training.world_model, self.agent.world_model
+        ids = self.sampler.sample(c.batch_size, self.generator)
+        batch = self._to_device(self.store.collate(ids, self.cfg.world_model.retnet.max_blocks, "right"))
+        tokens = self.agent.tokenizer.tokenize(batch["obs"])
+        out = wm.compute_loss(tokens, batch["actions"], batch["rewards"], batch["ends"], batch["mask_padding"],
+                              self.agent.codebook)
+        grad_norm = self._update("world_model", wm, out.loss, c.max_grad_norm, epoch)
+        self.sampler.update(batch["ids"], out.priority.cpu())
+        return {"total_loss": out.loss.detach(), **out.metrics, "grad_norm": grad_norm}
+
+    def _train_actor_critic(self, epoch: int) -> dict[str, Any]:
+        c, ctx = self.cfg.training.actor_critic, self.cfg.world_model.context_length
+        length = self.cfg.imagination.burn_in + ctx
+        ids = self.store.sample_uniform(c.batch_size, ctx=ctx + 1, generator=self.generator)
+        batch = self._to_device(self.store.collate(ids, length, "left"))
+        traj = imagine(self.agent.tokenizer, self.agent.world_model, self.agent.actor_critic, batch,
+                       self.cfg.imagination, ctx)
+        train_actor = epoch > c.start_after_epochs + c.critic_warmup_epochs
+        loss, metrics = actor_critic_loss(traj, self.cfg.imagination, self.scaler, train_actor)
+        metrics["grad_norm"] = self._update("actor_critic", self.agent.actor_critic, loss, c.max_grad_norm, epoch)
+        return {"total_loss": loss.detach(), **metrics}
+
+    def _to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        out["obs"] = {k: v.to(self.device) for k, v in batch["obs"].items()}
+        return out
+
+    def _component(self, name: str, module: nn.Module, step: Callable[[int], dict[str, Any]], steps: int,
+                   epoch: int, bar: tqdm) -> dict[str, float]:
+        self.agent.eval()
+        module.train()
+        sums: dict[str, float] = {}
+        for _ in range(steps):
+            metrics = step(epoch)
+            for k, v in metrics.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            bar.update(1)
+            bar.set_postfix({name: f"{float(metrics['total_loss']):.3f}"}, refresh=False)
+        self.agent.eval()
+        return {f"{name}/train/{k}": v / steps for k, v in sums.items()}
+
+    # ---------------------------------------------------------------- evaluation
+    def evaluate(self, num_episodes: int, prefix: str) -> dict[str, float]:
+        c = self.cfg.collection.test
+        if not self.test_envs:
+            self.test_envs = [registry.make_env(self.cfg.benchmark, self.cfg.env, mode="test", seed=self.cfg.seed + 1000 + i)
+                              for i in range(c.num_envs)]
+        results = play_episodes(self.agent, self.test_envs, num_episodes, c.temperature,
+                                seed=self.cfg.seed + 10_000 * (1 + self.collector.num_env_steps), generator=self.generator)
+        returns = np.array([r.ret for r in results])
+        lengths = np.array([r.length for r in results])
+        return {f"{prefix}/return": float(returns.mean()), f"{prefix}/return_std": float(returns.std()),
+                f"{prefix}/episode_length": float(lengths.mean()), f"{prefix}/#episodes": len(results)}
+
+    # ---------------------------------------------------------------- loop
+    def run_epochs(self) -> None:
+        cfg, t = self.cfg, self.cfg.training
+        for epoch in range(self.start_epoch, cfg.epochs + 1):
+            start = time.time()
+            collect = epoch <= cfg.collection.train.stop_after_epochs
+            plan = [
+                ("tokenizer", self.agent.tokenizer.trainable and epoch > t.tokenizer.start_after_epochs,
+                 t.tokenizer.steps_per_epoch, self._train_tokenizer, self.agent.tokenizer),
+                ("world_model", epoch > t.world_model.start_after_epochs, t.world_model.steps_per_epoch,
+                 self._train_world_model, self.agent.world_model),
+                ("actor_critic", epoch > t.actor_critic.start_after_epochs, t.actor_critic.steps_per_epoch,
+                 self._train_actor_critic, self.agent.actor_critic),
+            ]
+            total = (cfg.collection.train.num_steps if collect else 0) + sum(n for _, on, n, _, _ in plan if on)
+            record: dict[str, Any] = {}
+            with tqdm(total=total, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, dynamic_ncols=True) as bar:
+                if collect:
+                    c = cfg.collection.train
+                    record |= self.collector.collect(c.num_steps, c.temperature, c.epsilon, self.generator, bar)
+                self.sampler.sync(self.store, ctx=cfg.world_model.context_length)
+                for name, on, steps, step, module in plan:
+                    if on:
+                        record |= self._component(name, module, step, steps, epoch, bar)
+            periodic = epoch % cfg.evaluation.every == 0
+            best = False
+            if periodic and epoch >= t.tokenizer.start_after_epochs:
+                record |= self.evaluate(cfg.collection.test.num_episodes, "test_dataset")
+                if record["test_dataset/return"] > self.best_eval:
+                    self.best_eval, self.epoch_of_best, best = record["test_dataset/return"], epoch, True
+            record["duration"] = time.time() - start
+            self.logger.log(record, epoch)
+            tqdm.write(_summary(epoch, cfg.epochs, record))
+            if periodic or epoch == cfg.epochs:
+                self._checkpoint(epoch, best)
+
+    def finish(self) -> dict[str, float]:
+        """The final evaluation of the last model (§7.1 step 7), then the `done` marker."""
+        final = self.evaluate(self.cfg.collection.test.num_episodes_end, "final")
+        self.logger.log(final, self.cfg.epochs)
+        self.logger.close()
+        self.run.mark_done(f"final return {final['final/return']:.3f}\n")
+        return final
+
+
+def _summary(epoch: int, epochs: int, record: dict[str, Any]) -> str:
+    keys = ["train_dataset/return", "tokenizer/train/total_loss", "world_model/train/total_loss",
+            "actor_critic/train/total_loss", "test_dataset/return"]
+    parts = [f"{k.split('/')[0]}={record[k]:.3f}" if "loss" in k else f"{k}={record[k]:.1f}" for k in keys if k in record]
+    return f"epoch {epoch}/{epochs} " + " ".join(parts) + f" ({record['duration']:.1f}s)"
+
+
+__all__ = ["Trainer", "NonFiniteLossError"]

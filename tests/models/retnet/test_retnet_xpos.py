@@ -1,0 +1,54 @@
+"""xPos rotation (spec §5.2): complex-number reference, norm preservation, relative positions."""
+import torch
+
+from m3.models.retnet.xpos import rotate, rotation_angles, rotation_tables
+
+D_H = 8
+
+
+def complex_reference(x, positions):
+    """Rotate pairs (x_{2i}, x_{2i+1}) as complex numbers by e^{i·pos·θ_i}, θ_i = 10000^{-i/(d_h/2-1)}."""
+    half = x.shape[-1] // 2
+    theta = torch.tensor([10000.0 ** (-i / (half - 1)) for i in range(half)], dtype=torch.float64)
+    z = torch.complex(x[..., 0::2], x[..., 1::2])
+    z = z * torch.polar(torch.ones_like(theta), positions[..., None] * theta)
+    return torch.stack((z.real, z.imag), dim=-1).flatten(-2)
+
+
+def rotated(x, start):
+    cos, sin = rotation_tables(start, x.shape[-2], x.shape[-1], x.device, x.dtype)
+    return rotate(x, cos, sin)
+
+
+def test_int_start_matches_complex_reference():
+    x = torch.randn(2, 3, 5, D_H, dtype=torch.float64)
+    positions = torch.arange(7, 12, dtype=torch.float64)
+    assert torch.allclose(rotated(x, 7), complex_reference(x, positions), atol=1e-12)
+
+
+def test_tensor_start_rotates_each_row_by_its_own_positions():
+    x = torch.randn(3, 2, 4, D_H, dtype=torch.float64)
+    start = torch.tensor([0, 5, 130], dtype=torch.int64)
+    assert rotation_angles(start, 4, D_H, x.device).shape == (3, 1, 4, D_H)
+    out = rotated(x, start)
+    for b in range(3):
+        positions = start[b] + torch.arange(4, dtype=torch.float64)
+        assert torch.allclose(out[b], complex_reference(x[b], positions), atol=1e-12)
+        assert torch.allclose(out[b : b + 1], rotated(x[b : b + 1], int(start[b])), atol=1e-12)
+
+
+def test_rotation_preserves_norms():
+    x = torch.randn(2, 2, 9, D_H, dtype=torch.float64)
+    assert torch.allclose(rotated(x, 1234).norm(dim=-1), x.norm(dim=-1), atol=1e-12)
+
+
+def test_dot_product_depends_only_on_relative_position():
+    q, k = torch.randn(2, 1, 1, 1, D_H, dtype=torch.float64)
+
+    def score(m, n):
+        return (rotated(q, m) * rotated(k, n)).sum().item()
+
+    assert abs(score(3, 1) - score(10, 8)) < 1e-9
+    assert abs(score(3, 1) - score(1002, 1000)) < 1e-9
+    assert abs(score(0, 5) - score(40, 45)) < 1e-9
+    assert abs(score(3, 1) - score(3, 2)) > 1e-3  # positions do matter
