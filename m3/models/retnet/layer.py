@@ -50,7 +50,7 @@ class MultiScaleRetention(nn.Module):
         """
         B, N, d = x.shape
         q = rotate(self._heads(self.q_proj(x)), cos, sin)  # (B, H, N, d_h)
-        k = rotate(self._heads(self.k_proj(x) * 1.0), cos, sin)
+        k = rotate(self._heads(self.k_proj(x) * self.head_dim**-0.5), cos, sin)
         v = self._heads(self.v_proj(x))
         out, state, block_states = retention(q, k, v, self.gammas, state, block_size)  # (B, H, N, d_h)
         out = self.dropout(out.transpose(1, 2).reshape(B * N, d))  # (B·N, d): GroupNorm per token

@@ -87,7 +87,12 @@ def _gamma_key(gamma: Tensor | Sequence[float]) -> tuple[float, ...]:
 
 
 def retention(
-    q: Tensor, k: Tensor, v: Tensor, gamma: Tensor | Sequence[float], state: Tensor | None = None, block_size: int | None = None
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    gamma: Tensor | Sequence[float],
+    state: Tensor | None = None,
+    block_size: int | None = None,
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Parallel retention over one chunk with an optional incoming state (§5.2 parallel/chunkwise form).
 

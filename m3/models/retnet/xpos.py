@@ -24,7 +24,9 @@ def rotation_angles(start: int | Tensor, length: int, head_dim: int, device: tor
     return (start + offsets)[:, None] * theta  # (N, d_h)
 
 
-def rotation_tables(start: int | Tensor, length: int, head_dim: int, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+def rotation_tables(
+    start: int | Tensor, length: int, head_dim: int, device: torch.device, dtype: torch.dtype
+) -> tuple[Tensor, Tensor]:
     """(cos, sin) of `rotation_angles`, cast to `dtype`; they broadcast against (B, H, N, d_h)."""
     angles = rotation_angles(start, length, head_dim, device)
     return angles.cos().to(dtype), angles.sin().to(dtype)

@@ -44,14 +44,10 @@ def test_matches_bruteforce_nearest_in_float64():
     ref = reference_levels()
     mids = [(a + b) / 2 for a, b in zip(ref[:-1], ref[1:])]
     g = torch.Generator().manual_seed(0)
-    s = (torch.rand(2000, generator=g, dtype=torch.float64) * 14 - 7)
+    s = torch.rand(2000, generator=g, dtype=torch.float64) * 14 - 7
     s = s[[min(abs(float(v) - m) for m in mids) > 1e-5 for v in s]]
     raw = torch.sign(s) * torch.expm1(s.abs())
-    assert tok_list(raw) == [nearest(float(v), ref) for v in s]
-
-
-def tok_list(raw):
-    return VectorTokenizer().tokenize(raw.float()).tolist()
+    assert VectorTokenizer().tokenize(raw.float()).tolist() == [nearest(float(v), ref) for v in s]
 
 
 def test_clamps_beyond_six_including_huge_values():

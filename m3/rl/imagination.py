@@ -1,0 +1,168 @@
+"""Imagination training of the latent-space controller (spec §6.2, §6.3, §11 D2, D3).
+
+`imagine` burns the controller in on a replayed segment, starts the world model from the segment's
+last context observations and rolls the policy out for H' = imagine_horizon − c + 1 imagined steps;
+`actor_critic_loss` turns the rollout into the REINFORCE + entropy + HL-Gauss critic loss. Only the
+controller receives gradients: the tokenizer and world model run in eval mode without gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+
+import torch
+from torch import Tensor, nn
+
+from m3.models.controller import Controller
+from m3.models.tokenizers import MultiModalTokenizer
+from m3.models.world_model import WorldModel
+from m3.rl.distributions import symlog, value_hl_gauss
+from m3.rl.returns import ReturnScaler, lambda_returns
+
+
+@dataclass
+class ImaginationConfig:
+    """Actor-critic training settings (spec §3.1, §3.3)."""
+
+    burn_in: int = 20
+    imagine_horizon: int = 10  # = retnet.max_blocks
+    gamma: float = 0.99
+    lambda_: float = 0.95
+    entropy_weight: float = 0.001
+    real_reward_weight: float = 1.0
+    intrinsic_reward_weight: float = 1.0
+    return_buffer_size: int = 501
+
+
+@dataclass(frozen=True)
+class SegmentIndices:
+    """Where imagination starts inside a segment of L steps indexed 0..L−1 (spec §6.2, §11 D2)."""
+
+    burn_in: slice  # controller burn-in (o_0, a_0) .. (o_{L−3}, a_{L−3})
+    context_obs: slice  # WM context o_{L−1−c} .. o_{L−2}
+    context_actions: slice  # the c − 1 actions between them, a_{L−1−c} .. a_{L−3}
+    first_input: int  # L − 2: the first controller input, the last context obs the WM consumed
+
+
+def segment_indices(L: int, c: int) -> SegmentIndices:
+    """D2: the controller and the WM start from the same step. The burn-in ends at (o_{L−3}, a_{L−3}); the
+    WM context is the c observations ending at o_{L−2}; the first controller input is o_{L−2}, so the action
+    sampled there is the one the WM applies next. The possibly terminal o_{L−1} is never consumed."""
+    if c < 1 or L < c + 1:
+        raise ValueError(f"need context c >= 1 and a segment of at least c + 1 steps, got {L=}, {c=}")
+    return SegmentIndices(slice(0, L - 2), slice(L - 1 - c, L - 1), slice(L - 1 - c, L - 2), L - 2)
+
+
+@dataclass
+class Trajectory:
+    """An imagined rollout of H' steps (B batch)."""
+
+    actions: Tensor  # (B, H') int64 or (B, H', A)
+    log_probs: Tensor  # (B, H') log π(a_t), with gradient
+    entropies: Tensor  # (B, H') H(π_t), with gradient
+    value_logits: Tensor  # (B, H', bins + 1) critic logits, with gradient
+    values: Tensor  # (B, H') detached symexp(expected bin centre)
+    rewards: Tensor  # (B, H') real_w · r̂ + intr_w · JSD
+    intrinsic_rewards: Tensor  # (B, H') the JSD part, unweighted
+    dones: Tensor  # (B, H') bool, sampled by the WM
+
+
+@contextmanager
+def _eval_mode(*modules: nn.Module) -> Iterator[None]:
+    """Put `modules` in eval mode for the block, then restore their previous modes."""
+    modes = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)
+
+
+def _at(x: dict[str, Tensor], index: slice | int) -> dict[str, Tensor]:
+    return {k: v[:, index] for k, v in x.items()}
+
+
+def imagine(tokenizer: MultiModalTokenizer, world_model: WorldModel, controller: Controller, batch: dict,
+            cfg: ImaginationConfig, context_length: int) -> Trajectory:
+    """Roll the controller out in the world model from a left-padded AC segment batch (spec §6.2).
+
+    batch: docs/interfaces.md "Batches", L = burn_in + c steps. The burn-in runs without gradient
+    (it only sets the start state); gradients flow through the H' imagined steps of the controller.
+    """
+    mask = batch["mask_padding"].bool()  # (B, L)
+    actions = batch["actions"]  # (B, L) or (B, L, A)
+    idx = segment_indices(mask.shape[1], context_length)
+    horizon = cfg.imagine_horizon - context_length + 1  # H'
+    codebook = tokenizer.image.codebook.weight.detach() if tokenizer.image is not None else None
+    with _eval_mode(tokenizer, world_model), torch.no_grad():
+        tokens = tokenizer.tokenize(batch["obs"])  # {name: (B, L, ...)}
+        codes = tokenizer.codes(tokens)
+        state = controller.burn_in(_at(codes, idx.burn_in), actions[:, idx.burn_in], mask[:, idx.burn_in])
+        wm_state = world_model.imagine_reset(_at(tokens, idx.context_obs), actions[:, idx.context_actions], codebook)
+    inputs = _at(codes, idx.first_input)  # {name: (B, ...)}: o_{L−2}
+    steps: dict[str, list[Tensor]] = {f.name: [] for f in fields(Trajectory)}
+    with _eval_mode(tokenizer, world_model):
+        for _ in range(horizon):
+            policy, value_logits, state = controller.obs_logits(inputs, state)
+            action = policy.sample()  # temperature 1
+            state = controller.action_step(action, state)
+            with torch.no_grad():
+                step = world_model.imagine_step(wm_state, action, codebook)
+                inputs = tokenizer.codes(step.tokens)
+            wm_state = step.state
+            steps["actions"].append(action)
+            steps["log_probs"].append(policy.log_prob(action))
+            steps["entropies"].append(policy.entropy())
+            steps["value_logits"].append(value_logits)
+            steps["values"].append(controller.value(value_logits.detach()))
+            steps["rewards"].append(cfg.real_reward_weight * step.reward + cfg.intrinsic_reward_weight * step.intrinsic)
+            steps["intrinsic_rewards"].append(step.intrinsic)
+            steps["dones"].append(step.done)
+    return Trajectory(**{k: torch.stack(v, dim=1) for k, v in steps.items()})
+
+
+def _stats(metrics: dict[str, float], name: str, x: Tensor) -> None:
+    x = x.detach().float()
+    metrics[f"{name}_mean"] = x.mean().item()
+    metrics[f"{name}_std"] = x.std().item() if x.numel() > 1 else 0.0
+
+
+def actor_critic_loss(traj: Trajectory, cfg: ImaginationConfig, scaler: ReturnScaler,
+                      train_actor: bool) -> tuple[Tensor, dict[str, float]]:
+    """REINFORCE + entropy + HL-Gauss critic loss over t = 0..H'−2 (spec §6.2).
+
+    G = λ-returns with G_{H'−1} = V_{H'−1} (the last step only bootstraps). The trained returns
+    G_{0..H'−2} enter the scaler's FIFO first; A = (G − V) / max(1, ½(P97.5 − P2.5)) over the FIFO,
+    detached. With `train_actor` False (critic warm-up) the actor and entropy terms are zero.
+    """
+    returns = lambda_returns(traj.rewards, traj.values, traj.dones, cfg.gamma, cfg.lambda_)[:, :-1]  # (B, H'−1)
+    scaler.update(returns)
+    scale = scaler.scale()
+    advantages = ((returns - traj.values[:, :-1]) / scale).detach()  # (B, H'−1)
+    log_probs = traj.log_probs[:, :-1]
+    hl_gauss = value_hl_gauss(traj.value_logits.shape[-1]).to(traj.value_logits.device)
+    loss_values = hl_gauss.loss(traj.value_logits[:, :-1], symlog(returns)).mean()
+    if train_actor:
+        loss_actor = -(log_probs * advantages).mean()
+        loss_entropy = -cfg.entropy_weight * traj.entropies[:, :-1].mean()
+    else:
+        loss_actor = loss_entropy = loss_values.new_zeros(())
+    loss = loss_actor + loss_entropy + loss_values
+    metrics = {
+        "total_loss": loss.item(),
+        "loss_actor": loss_actor.item(),
+        "loss_values": loss_values.item(),
+        "loss_entropy": loss_entropy.item(),
+        "returns_scale_mean": scale,
+    }
+    _stats(metrics, "imagined_rewards", traj.rewards)
+    _stats(metrics, "imagined_intrinsic_rewards", traj.intrinsic_rewards)
+    _stats(metrics, "returns", returns)
+    _stats(metrics, "values", traj.values[:, :-1])
+    _stats(metrics, "normalized_advantage", advantages)
+    _stats(metrics, "log_probs", log_probs)
+    return loss, metrics
