@@ -129,13 +129,19 @@ class ConfigError(ValueError):
 
 def load_config(overrides: list[str]) -> M3Config:
     """Compose `config/m3/base.yaml` with command-line style overrides and validate the result."""
+    cfg = compose_config(overrides)
+    validate(cfg)
+    return cfg
+
+
+def compose_config(overrides: list[str]) -> M3Config:
+    """Compose and type-check against the schema, without the semantic checks of `validate`."""
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             cfg = compose(config_name="base", overrides=overrides)
         obj: M3Config = OmegaConf.to_object(cfg)
     except (HydraException, OmegaConfBaseException) as e:
         raise ConfigError(str(e).strip().splitlines()[0] if str(e).strip() else repr(e)) from e
-    validate(obj)
     return obj
 
 

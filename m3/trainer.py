@@ -186,9 +186,10 @@ class Trainer:
                 f"{prefix}/episode_length": float(lengths.mean()), f"{prefix}/#episodes": len(results)}
 
     # ---------------------------------------------------------------- loop
-    def run_epochs(self) -> None:
+    def run_epochs(self, stop_after: int | None = None) -> None:
+        """Train from the start epoch through `cfg.epochs` (or through `stop_after`, for tests of resume)."""
         cfg, t = self.cfg, self.cfg.training
-        for epoch in range(self.start_epoch, cfg.epochs + 1):
+        for epoch in range(self.start_epoch, min(cfg.epochs, stop_after or cfg.epochs) + 1):
             start = time.time()
             collect = epoch <= cfg.collection.train.stop_after_epochs
             plan = [
