@@ -12,6 +12,7 @@ from m3.models.tokenizers.lpips import MissingWeightsError
 VGG16_CONVS = [(0, 3, 64), (2, 64, 64), (5, 64, 128), (7, 128, 128), (10, 128, 256), (12, 256, 256),
                (14, 256, 256), (17, 256, 512), (19, 512, 512), (21, 512, 512), (24, 512, 512), (26, 512, 512),
                (28, 512, 512)]  # (torchvision features index, in, out)
+LPIPS_TAPS = [64, 128, 256, 512, 512]  # channels of relu1_2 ... relu5_3
 
 
 def small_cfg(**overrides) -> ImageTokenizerConfig:
@@ -32,7 +33,7 @@ def lpips_files(tmp_path_factory):
     for index, c_in, c_out in VGG16_CONVS:
         vgg[f"features.{index}.weight"] = torch.randn(c_out, c_in, 3, 3, generator=g) * (2 / (9 * c_in)) ** 0.5
         vgg[f"features.{index}.bias"] = torch.zeros(c_out)
-    lin = {f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1, generator=g) for k, c in enumerate([64, 128, 256, 512, 512])}
+    lin = {f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1, generator=g) for k, c in enumerate(LPIPS_TAPS)}
     folder = tmp_path_factory.mktemp("weights")
     torch.save(vgg, folder / "vgg16.pth")
     torch.save(lin, folder / "lpips_vgg.pth")
@@ -135,7 +136,7 @@ def test_a_few_adam_steps_reduce_the_loss():
     batch = frames(8, 16, seed=5)
     optimizer = torch.optim.Adam(tok.parameters(), lr=3e-3)
     losses = []
-    for _ in range(30):
+    for _ in range(40):
         loss, _ = tok.compute_loss(batch)
         optimizer.zero_grad()
         loss.backward()

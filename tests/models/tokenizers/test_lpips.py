@@ -33,7 +33,8 @@ def random_vgg_state(seed: int = 0) -> dict[str, torch.Tensor]:
 
 def random_lin_state(seed: int = 1) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    return {f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1, generator=g) for k, c in enumerate([64, 128, 256, 512, 512])}
+    taps = [64, 128, 256, 512, 512]  # channels of relu1_2 ... relu5_3
+    return {f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1, generator=g) for k, c in enumerate(taps)}
 
 
 @pytest.fixture(scope="module")
