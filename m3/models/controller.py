@@ -74,9 +74,11 @@ class ActorOutput:
     levels: Tensor | None = None
 
     def sample(self, temperature: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
-        """Actions (B,) int64 or (B, A) float on the level grid, sampled from softmax(logits / temperature)."""
-        probs = F.softmax(self.logits / temperature, dim=-1)
-        idx = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator)
+        """Actions (B,) int64 or (B, A) float on the level grid, sampled from softmax(logits / temperature);
+        with a `generator`, the draw runs on its device (a CPU generator works for a CUDA model)."""
+        probs = F.softmax(self.logits / temperature, dim=-1).reshape(-1, self.logits.shape[-1])
+        draw_device = probs.device if generator is None else generator.device
+        idx = torch.multinomial(probs.to(draw_device), 1, generator=generator).to(probs.device)
         idx = idx.view(self.logits.shape[:-1])  # (B,) or (B, A)
         return idx if self.levels is None else self.levels[idx]
 
@@ -162,8 +164,10 @@ class Trunk(nn.Module):
         self.lstm = nn.LSTMCell(hidden, hidden)
         self.discrete = spec.action.kind == "discrete"
         self.action_embed: nn.Module | None = None
-        if cfg.include_action_inputs:
-            self.action_embed = nn.Embedding(spec.action.n, hidden) if self.discrete else nn.Linear(spec.action.n, hidden)
+        if cfg.include_action_inputs and self.discrete:
+            self.action_embed = nn.Embedding(spec.action.n, hidden)  # (A, hidden)
+        elif cfg.include_action_inputs:
+            self.action_embed = nn.Linear(spec.action.n, hidden)  # action_dim → hidden
 
     def embed_obs(self, inputs: dict[str, Tensor]) -> Tensor:
         return self.fuser(self.encoder(inputs))  # (N, hidden)
@@ -209,7 +213,8 @@ class Controller(nn.Module):
                 torch.zeros(batch_size, self.hidden_size, device=device)) for _ in self._trunks()]
         return ControllerState(hcs[0], hcs[1] if len(hcs) > 1 else None)
 
-    def obs_logits(self, inputs: dict[str, Tensor], state: ControllerState) -> tuple[ActorOutput, Tensor, ControllerState]:
+    def obs_logits(self, inputs: dict[str, Tensor],
+                   state: ControllerState) -> tuple[ActorOutput, Tensor, ControllerState]:
         """Obs step: inputs {name: (B, ...)} → (policy, value logits (B, bins + 1), new state)."""
         actor = self.trunk.lstm(self.trunk.embed_obs(inputs), state.actor)
         critic = None
@@ -221,7 +226,8 @@ class Controller(nn.Module):
         value_logits = self.critic_head(actor[0] if critic is None else critic[0])  # (B, bins + 1)
         return ActorOutput(logits, self.levels), value_logits, ControllerState(actor, critic)
 
-    def obs_step(self, inputs: dict[str, Tensor], state: ControllerState) -> tuple[ActorOutput, Tensor, ControllerState]:
+    def obs_step(self, inputs: dict[str, Tensor],
+                 state: ControllerState) -> tuple[ActorOutput, Tensor, ControllerState]:
         """Obs step: (policy, value (B,), new state)."""
         policy, value_logits, state = self.obs_logits(inputs, state)
         return policy, self.value(value_logits), state
@@ -262,19 +268,21 @@ class Controller(nn.Module):
     def random_actions(self, batch_size: int, generator: torch.Generator | None = None) -> Tensor:
         """Uniform random actions: discrete (B,); continuous (B, A), each dimension a uniform grid level."""
         device = self.critic_head.weight.device
+        draw_device = device if generator is None else generator.device
         if self.levels is None:
-            return torch.randint(self.action_spec.n, (batch_size,), generator=generator, device=device)
-        idx = torch.randint(self.levels.numel(), (batch_size, self.action_spec.n), generator=generator, device=device)
-        return self.levels[idx]
+            return torch.randint(self.action_spec.n, (batch_size,), generator=generator, device=draw_device).to(device)
+        shape = (batch_size, self.action_spec.n)
+        idx = torch.randint(self.levels.numel(), shape, generator=generator, device=draw_device)  # (B, A)
+        return self.levels[idx.to(device)]
 
     @torch.no_grad()
     def act(self, inputs: dict[str, Tensor], state: ControllerState, temperature: float = 1.0, epsilon: float = 0.0,
             generator: torch.Generator | None = None) -> tuple[Tensor, ControllerState]:
         """Acting (spec §6.3, §7.1): obs step, sample at `temperature`; with probability ε ONE draw replaces the
-        whole action batch by random actions; then the action step. `generator` lives on the model's device."""
+        whole action batch by random actions; then the action step. Random draws use `generator` (any device)."""
         policy, _, state = self.obs_logits(inputs, state)
         actions = policy.sample(temperature, generator)
-        batch_size = actions.shape[0]
-        if epsilon > 0 and torch.rand((), generator=generator, device=actions.device).item() < epsilon:
-            actions = self.random_actions(batch_size, generator)
+        draw_device = actions.device if generator is None else generator.device
+        if epsilon > 0 and torch.rand((), generator=generator, device=draw_device).item() < epsilon:
+            actions = self.random_actions(actions.shape[0], generator)
         return actions, self.action_step(actions, state)

@@ -95,17 +95,19 @@ def imagine(tokenizer: MultiModalTokenizer, world_model: WorldModel, controller:
     """
     mask = batch["mask_padding"].bool()  # (B, L)
     actions = batch["actions"]  # (B, L) or (B, L, A)
-    idx = segment_indices(mask.shape[1], context_length)
+    L = mask.shape[1]
+    idx = segment_indices(L, context_length)
     horizon = cfg.imagine_horizon - context_length + 1  # H'
     codebook = tokenizer.image.codebook.weight.detach() if tokenizer.image is not None else None
-    with _eval_mode(tokenizer, world_model), torch.no_grad():
-        tokens = tokenizer.tokenize(batch["obs"])  # {name: (B, L, ...)}
-        codes = tokenizer.codes(tokens)
-        state = controller.burn_in(_at(codes, idx.burn_in), actions[:, idx.burn_in], mask[:, idx.burn_in])
-        wm_state = world_model.imagine_reset(_at(tokens, idx.context_obs), actions[:, idx.context_actions], codebook)
-    inputs = _at(codes, idx.first_input)  # {name: (B, ...)}: o_{L−2}
     steps: dict[str, list[Tensor]] = {f.name: [] for f in fields(Trajectory)}
     with _eval_mode(tokenizer, world_model):
+        with torch.no_grad():
+            tokens = tokenizer.tokenize(_at(batch["obs"], slice(0, L - 1)))  # {name: (B, L − 1, ...)}; o_{L−1} unused
+            codes = tokenizer.codes(tokens)
+            state = controller.burn_in(_at(codes, idx.burn_in), actions[:, idx.burn_in], mask[:, idx.burn_in])
+            wm_state = world_model.imagine_reset(_at(tokens, idx.context_obs), actions[:, idx.context_actions],
+                                                 codebook)
+        inputs = _at(codes, idx.first_input)  # {name: (B, ...)}: o_{L−2}
         for _ in range(horizon):
             policy, value_logits, state = controller.obs_logits(inputs, state)
             action = policy.sample()  # temperature 1

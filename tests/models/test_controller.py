@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from m3.envs.spec import ActionSpec, EnvSpec, ModalitySpec
@@ -79,11 +80,16 @@ def test_fuser_ends_with_layernorm_silu():
     assert fuser[0].in_features == 8 + 5 + 8 + 12
 
 
-def test_token_2d_cell_is_mean_of_column_embeddings():
+def test_encoders_match_hand_computation():
+    """Concatenated in modality order: image convs, vector identity, token embeddings, token_2d cell means."""
     model = tiny_controller(ACTIONS[0])
     enc = model.trunk.encoder
     inputs = random_inputs(3)
     out = enc(inputs)
+    conv1, conv2 = enc.image[0], enc.image[2]
+    x = F.silu(F.conv2d(inputs["image"], conv1.weight, conv1.bias, stride=1, padding=1))  # (3, 4, 2, 2)
+    x = F.silu(F.conv2d(x, conv2.weight, conv2.bias, stride=1, padding=1))  # (3, 2, 2, 2)
+    torch.testing.assert_close(out[:, :8], x.flatten(1))
     table = enc.token_2d.weight.detach().double()
     grid = inputs["token_2d"]
     expected = torch.zeros(3, 3, 4, dtype=torch.float64)
