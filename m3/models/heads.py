@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from m3.envs.spec import EnvSpec
 from m3.models.mlp import mlp
 from m3.models.tokenizers.vector import VectorTokenizer
-from m3.rl.distributions import symexp, symlog
+from m3.rl.distributions import HLGauss, symexp, symlog
 
 
 def modality_vocabs(spec: EnvSpec, image_vocab: int) -> dict[str, tuple[int, ...]]:
@@ -105,10 +105,12 @@ class CuriosityEnsemble(nn.Module):
         Member i trains on the i-th of `members` disjoint batch slices; summed CE / (K × predicted steps).
         """
         features = features.detach()
+        B, M = features.shape[0], len(self.members)
+        edges = [i * B // M for i in range(M + 1)]
         total = features.new_zeros(())
-        for member, rows in zip(self.members, torch.arange(features.shape[0]).tensor_split(len(self.members))):
-            ce = member.cross_entropy(member(features[rows]), {n: t[rows] for n, t in targets.items()})  # (b, L, K)
-            total = total + (ce * mask[rows].unsqueeze(-1)).sum()
+        for member, lo, hi in zip(self.members, edges[:-1], edges[1:]):
+            ce = member.cross_entropy(member(features[lo:hi]), {n: t[lo:hi] for n, t in targets.items()})  # (b, L, K)
+            total = total + torch.where(mask[lo:hi].unsqueeze(-1), ce, 0.0).sum()
         return total / (features.shape[-2] * mask.sum()).clamp_min(1)
 
     def intrinsic_reward(self, features: Tensor) -> Tensor:
@@ -129,7 +131,7 @@ class CuriosityEnsemble(nn.Module):
 class RewardHead(nn.Module):
     """Linear d→2d → SiLU → Linear 2d→129 HL-Gauss logits over symlog rewards (spec §5.4)."""
 
-    def __init__(self, d: int, hl_gauss: nn.Module) -> None:
+    def __init__(self, d: int, hl_gauss: HLGauss) -> None:
         super().__init__()
         self.hl_gauss = hl_gauss
         self.net = mlp([d, 2 * d, hl_gauss.num_bins], norm=False, last_norm_act=False)

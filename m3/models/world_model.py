@@ -113,7 +113,9 @@ class TokenEmbedder(nn.Module):
 class WorldModel(nn.Module):
     """RetNet world model with parallel observation prediction (§5)."""
 
-    def __init__(self, cfg: WorldModelConfig, spec: EnvSpec, image_vocab: int = 512, image_embed_dim: int = 256) -> None:
+    def __init__(
+        self, cfg: WorldModelConfig, spec: EnvSpec, image_vocab: int = 512, image_embed_dim: int = 256
+    ) -> None:
         super().__init__()
         self.cfg, self.spec = cfg, spec
         self.K, self.T = spec.tokens_per_obs, spec.tokens_per_block
@@ -189,13 +191,14 @@ class WorldModel(nn.Module):
         step_mask = valid[:, :-1] & valid[:, 1:]  # (B, L−1): t and t+1 valid
         reward_ce = torch.where(step_mask, self.reward_head.loss(pred.reward[:, 1:], rewards[:, :-1]), 0.0)
         end_targets = torch.where(step_mask, ends[:, :-1].long(), 0)
-        end_ce = torch.where(step_mask, F.cross_entropy(pred.done[:, 1:].transpose(1, 2), end_targets, reduction="none"), 0.0)
+        end_ce = F.cross_entropy(pred.done[:, 1:].transpose(1, 2), end_targets, reduction="none")  # (B, L−1)
+        end_ce = torch.where(step_mask, end_ce, 0.0)
         steps = step_mask.sum().clamp_min(1)
         loss_obs = obs_ce.sum() / obs_count.sum().clamp_min(1)
         loss_rewards, loss_ends = reward_ce.sum() / steps, end_ce.sum() / steps
-        curiosity = (
-            self.ensemble.loss(pred.features, tokens, obs_mask) if self.ensemble is not None else loss_obs.new_zeros(())
-        )
+        curiosity = loss_obs.new_zeros(())
+        if self.ensemble is not None:
+            curiosity = self.ensemble.loss(pred.features, tokens, obs_mask)
         loss = loss_obs + loss_rewards + loss_ends + curiosity
         priority = obs_ce.sum((1, 2)) / obs_count.clamp_min(1) + reward_ce.sum(1) / step_mask.sum(1).clamp_min(1)
         metrics = dict(
@@ -225,7 +228,9 @@ class WorldModel(nn.Module):
         return ImaginationState(states, position, x[:, :0]), pred
 
     @torch.no_grad()
-    def imagine_observe(self, state: ImaginationState, tokens: dict[str, Tensor], codebook: Tensor | None = None) -> ImaginationState:
+    def imagine_observe(
+        self, state: ImaginationState, tokens: dict[str, Tensor], codebook: Tensor | None = None
+    ) -> ImaginationState:
         """Queue next-obs tokens {name: (B, ...)} (sampled, or the true ones when replaying) as the next prefix."""
         return ImaginationState(state.states, state.position, self.embedder.obs(tokens, codebook))
 
@@ -237,7 +242,7 @@ class WorldModel(nn.Module):
         tokens = self.obs_heads.sample(pred.obs)
         reward = self.reward_head.predict(pred.reward)
         done = torch.distributions.Categorical(logits=pred.done).sample().bool()
-        intrinsic = (
-            self.ensemble.intrinsic_reward(pred.features) if self.ensemble is not None else reward.new_zeros(reward.shape)
-        )
+        intrinsic = reward.new_zeros(reward.shape)
+        if self.ensemble is not None:
+            intrinsic = self.ensemble.intrinsic_reward(pred.features)
         return ImaginationStep(self.imagine_observe(state, tokens, codebook), tokens, reward, done, intrinsic)
