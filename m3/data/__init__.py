@@ -1,13 +1,11 @@
 """Episodes, the replay store and the batch samplers (spec §6.4, §7.2)."""
 
 from m3.data.episode import OBS_DTYPES, Episode, EpisodeBuilder
-from m3.data.replay import Key, Padding, ReplayStore, collate_segments
+from m3.data.replay import Key, Padding, ReplayStore, collate_segments, draw_distinct, num_samples
 from m3.data.sampler import (
     PrioritizedBatchSampler,
     PrioritizedSampler,
     SegmentDataset,
-    UniformSampler,
-    num_samples,
     prioritized_loader,
 )
 
@@ -19,10 +17,10 @@ __all__ = [
     "Padding",
     "ReplayStore",
     "collate_segments",
+    "draw_distinct",
+    "num_samples",
     "PrioritizedBatchSampler",
     "PrioritizedSampler",
     "SegmentDataset",
-    "UniformSampler",
-    "num_samples",
     "prioritized_loader",
 ]

@@ -35,9 +35,9 @@ OBS_DTYPES: dict[str, torch.dtype] = {
 """Storage dtype of each observation modality (raw values, spec §4.0)."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Episode:
-    """One stored episode; see the module docstring for what row t holds."""
+    """One stored episode; see the module docstring for what row t holds (compared by identity)."""
 
     id: int
     observations: dict[str, Tensor]  # {name: (N+1, *shape)}

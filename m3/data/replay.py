@@ -9,12 +9,15 @@ episode; rows outside the episode are padding (zeros, `mask_padding` False). "ri
 the episode and may run past its end (tokenizer, world model); "left" segments end inside the episode and may
 begin before row 0, i.e. `start` < 0 (actor-critic). The pair (episode_id, start) identifies a segment and is
 the sample key of the prioritized table (§6.4, D4).
+
+Samples (§7.2): an episode with n + 1 rows (n = len(actions) − 1, the last action being padding) yields the
+sample indices i ∈ [0, n − ctx]. Sample i's segment starts at i ("right") or ends at ctx + 1 + i ("left").
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable, Literal, Mapping
 
 import torch
 from torch import Tensor
@@ -26,17 +29,20 @@ Padding = Literal["right", "left"]
 Key = tuple[int, int]  # (episode_id, start)
 
 
+def num_samples(episode_rows: int, ctx: int) -> int:
+    """n − ctx + 1 sample indices i ∈ [0, n − ctx] of an episode with n + 1 rows (§7.2)."""
+    return max(0, episode_rows - ctx)
+
+
 class ReplayStore:
     """Episodes by id in insertion order; FIFO eviction above `max_ram_bytes`; incremental saves.
 
-    `directory` holds `<episode_id>.pt` files (None: RAM only). `version` increases whenever the stored data
-    changes, so samplers can tell when to rebuild their index.
+    `directory` holds `<episode_id>.pt` files (None: RAM only).
     """
 
     def __init__(self, directory: Path | str | None, max_ram_bytes: int = 15 * 2**30) -> None:
         self.directory = Path(directory) if directory is not None else None
         self.max_ram_bytes = max_ram_bytes
-        self.version = 0
         self._episodes: dict[int, Episode] = {}
         self._num_bytes = 0
         self._num_steps = 0
@@ -67,14 +73,15 @@ class ReplayStore:
     def num_bytes(self) -> int:
         return self._num_bytes
 
-    def add(self, episode: Episode) -> None:
-        """Store a new episode (its id must not be stored)."""
-        if episode.id in self._episodes:
-            raise KeyError(f"episode {episode.id} is already stored; use update()")
-        self.update(episode)
-
     def update(self, episode: Episode) -> None:
-        """Store `episode`, replacing the stored episode with its id (kept at its place in the FIFO order)."""
+        """Replace the stored episode with `episode.id` (KeyError if there is none)."""
+        if episode.id not in self._episodes:
+            raise KeyError(f"episode {episode.id} is not stored")
+        self.add(episode)
+
+    def add(self, episode: Episode) -> None:
+        """Store `episode`; one already stored under its id (an unfinished episode, now extended) is replaced
+        and keeps its place in the FIFO order. Marks the episode for the next save."""
         old = self._episodes.get(episode.id)
         if old is not None:
             self._num_bytes -= old.num_bytes
@@ -84,7 +91,6 @@ class ReplayStore:
         self._num_steps += len(episode)
         self._dirty.add(episode.id)
         self._evicted.discard(episode.id)
-        self.version += 1
         self._evict()
 
     def _evict(self) -> None:
@@ -96,7 +102,6 @@ class ReplayStore:
             self._num_steps -= len(episode)
             self._dirty.discard(episode_id)
             self._evicted.add(episode_id)
-            self.version += 1
 
     def save(self) -> None:
         """Write the episodes changed since the last save, remove the files of evicted ones (§7.2)."""
@@ -109,19 +114,42 @@ class ReplayStore:
         self._dirty.clear()
         self._evicted.clear()
 
-    def load(self) -> None:
+    def manifest(self) -> dict[int, int]:
+        """{episode_id: rows}, oldest first: the store as a checkpoint sees it (saved with the checkpoint)."""
+        return {episode_id: len(episode) for episode_id, episode in self._episodes.items()}
+
+    def load(self, manifest: Mapping[int, int] | None = None) -> None:
         """Replace the contents by the directory's `<episode_id>.pt` files, in id order, then apply the cap.
 
         Anything else in the directory (e.g. a temp file left by an interrupted atomic write) is ignored.
+        With a `manifest` (saved with a checkpoint), restore the store as that checkpoint saw it, even when
+        episodes were saved after it: only its episodes, in its order, each cut to its recorded rows with the
+        last row's action, reward and end reset to the zero placeholders they held then; files of other
+        episodes are removed on the next save. Manifest episodes without a file (evicted and deleted after the
+        checkpoint) are skipped.
         """
         directory = self._require_directory()
-        paths = [p for p in directory.glob("*.pt") if p.stem.isdigit()]
+        on_disk = {int(p.stem): p for p in directory.glob("*.pt") if p.stem.isdigit()}
         self._episodes.clear()
+        self._dirty.clear()
         self._evicted.clear()
         self._num_bytes = self._num_steps = 0
-        for path in sorted(paths, key=lambda p: int(p.stem)):
-            self.update(Episode.from_dict(torch.load(path, weights_only=True)))
-        self._dirty.clear()
+        if manifest is None:
+            for episode_id in sorted(on_disk):
+                self.add(Episode.from_dict(torch.load(on_disk[episode_id], weights_only=True)))
+            self._dirty.clear()
+            return
+        changed = []
+        for episode_id, rows in manifest.items():
+            if episode_id not in on_disk:
+                continue
+            episode = Episode.from_dict(torch.load(on_disk[episode_id], weights_only=True))
+            if len(episode) > rows:
+                episode = _cut(episode, rows)
+                changed.append(episode_id)
+            self.add(episode)
+        self._dirty = {episode_id for episode_id in changed if episode_id in self._episodes}
+        self._evicted |= set(on_disk) - set(manifest)
 
     def _require_directory(self) -> Path:
         if self.directory is None:
@@ -173,6 +201,68 @@ class ReplayStore:
         which = torch.searchsorted(offsets, rows, right=True) - 1  # (n,) episode index
         local = rows - offsets[which]
         return torch.stack([episodes[e].observations["image"][t] for e, t in zip(which.tolist(), local.tolist())])
+
+    def sample_uniform(
+        self, batch_size: int, ctx: int, length: int, generator: torch.Generator, padding: Padding = "left"
+    ) -> list[Key]:
+        """B distinct keys drawn uniformly over all samples (actor-critic: left padding, ctx = c + 1, §6.2).
+
+        Each batch is drawn afresh (distinct within the batch), where the official loader walks shuffled passes
+        over the samples; the two differ only in whether a sample can recur within one epoch.
+        """
+        episode_ids = self.episode_ids
+        counts = torch.tensor([num_samples(len(self._episodes[e]), ctx) for e in episode_ids], dtype=torch.int64)
+        total = int(counts.sum())
+        if batch_size > total:
+            raise ValueError(f"batch of {batch_size} from {total} samples")
+        offsets = counts.cumsum(0) - counts  # (E,) first flat row of each episode
+        rows = draw_distinct(batch_size, total, set(), generator)  # (B,)
+        which = torch.searchsorted(offsets, rows, right=True) - 1  # (B,) the last episode starting at or before
+        indices = rows - offsets[which]  # (B,) sample index i
+        starts = indices + ctx + 1 - length if padding == "left" else indices
+        return [(episode_ids[e], s) for e, s in zip(which.tolist(), starts.tolist())]
+
+
+def _cut(episode: Episode, rows: int) -> Episode:
+    """The first `rows` rows, the last one with the zero action, reward and end of a newest observation."""
+    actions, rewards, ends = (t[:rows].clone() for t in (episode.actions, episode.rewards, episode.ends))
+    actions[-1], rewards[-1], ends[-1] = 0, 0.0, 0
+    observations = {name: t[:rows].clone() for name, t in episode.observations.items()}
+    return Episode(episode.id, observations, actions, rewards, ends, episode.mask_padding[:rows].clone())
+
+
+_REJECTION_ROUNDS = 8  # rounds of draws with replacement before the exact O(size) fallback
+
+
+def draw_distinct(
+    n: int, size: int, taken: set[int], generator: torch.Generator, weights: Tensor | None = None
+) -> Tensor:
+    """n of the rows 0..size-1 not in `taken`, each drawn ∝ `weights` (None: uniformly) among the rows not yet
+    taken: sampling without replacement. Rows are drawn with replacement and repeats rejected, which is exact and
+    costs O(n) per round rather than O(size); after a few rounds the remainder comes from torch.multinomial
+    without replacement. The picks are added to `taken`.
+    """
+    picks: list[int] = []
+    for _ in range(_REJECTION_ROUNDS):
+        need = n - len(picks)
+        if need == 0:
+            break
+        if weights is None:
+            draws = torch.randint(size, (need,), generator=generator)
+        else:
+            draws = torch.multinomial(weights, need, replacement=True, generator=generator)
+        for row in draws.tolist():
+            if row not in taken:
+                taken.add(row)
+                picks.append(row)
+    need = n - len(picks)
+    if need > 0:
+        remaining = torch.ones(size, dtype=torch.float64) if weights is None else weights.clone()
+        remaining[list(taken)] = 0.0
+        rest = torch.multinomial(remaining, need, replacement=False, generator=generator).tolist()
+        taken.update(rest)
+        picks.extend(rest)
+    return torch.tensor(picks, dtype=torch.int64)
 
 
 def collate_segments(segments: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,11 +1,9 @@
-"""Which segments training batches read: prioritized for the world model, uniform for the actor-critic
-(spec §6.4, §7.2, §11 D4).
+"""Prioritized world-model replay and its DataLoader path (spec §6.4, §5.7, §11 D4).
 
-Sample index i of an episode with n + 1 rows (n = len(actions) − 1, the last action being padding) ranges over
-[0, n − ctx], so each episode yields n − ctx + 1 samples. Its segment of `length` rows is
-"right": rows [i, i + length); "left": rows [end − length, end) with end = ctx + 1 + i.
-A sample is keyed by (episode_id, start) with `start` the segment's first row (negative when left-padded), the
-same key `ReplayStore.segment` takes and batches carry in `ids`.
+A world-model sample is sample index i of an episode (i ∈ [0, n − ctx] with ctx = c, §7.2), read as the
+right-padded segment of rows [i, i + max_blocks); it is keyed by (episode_id, i), the same key
+`ReplayStore.segment` takes and batches carry in `ids`. (Uniform actor-critic batches and tokenizer frames come
+from `ReplayStore.sample_uniform` and `ReplayStore.sample_frames`.)
 
 Every random draw takes the caller's `torch.Generator`, so a seed fixes the samples.
 """
@@ -13,18 +11,13 @@ Every random draw takes the caller's `torch.Generator`, so a seed fixes the samp
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from m3.data.replay import Key, Padding, ReplayStore, collate_segments
-
-
-def num_samples(episode_rows: int, ctx: int) -> int:
-    """n − ctx + 1 sample indices i ∈ [0, n − ctx] of an episode with n + 1 rows (§7.2)."""
-    return max(0, episode_rows - ctx)
+from m3.data.replay import Key, Padding, ReplayStore, collate_segments, draw_distinct, num_samples
 
 
 class _KeyTable:
@@ -75,6 +68,7 @@ class PrioritizedSampler:
         self._table = _KeyTable(torch.zeros(0, dtype=torch.int64), torch.zeros(0, dtype=torch.int64))
         self.losses = torch.zeros(0, dtype=torch.float64)  # (K,) per flat row
         self.visits = torch.zeros(0, dtype=torch.int64)  # (K,)
+        self._weights = torch.zeros(0, dtype=torch.float64)  # (K,) softmax numerators of the losses
 
     def __len__(self) -> int:
         return len(self.losses)
@@ -103,6 +97,7 @@ class PrioritizedSampler:
             losses[dst : dst + kept] = self.losses[src : src + kept]
             visits[dst : dst + kept] = self.visits[src : src + kept]
         self._table, self.losses, self.visits = new, losses, visits
+        self._weights = self._softmax_numerators(losses)
 
     def num_prioritized(self, batch_size: int) -> int:
         """⌈(1 − uniform_fraction)·B⌉ (rounded first, so 0.3·10 counts as 3, not 4)."""
@@ -113,24 +108,26 @@ class PrioritizedSampler:
         if batch_size > len(self):
             raise ValueError(f"batch of {batch_size} from {len(self)} samples")
         n_prior = self.num_prioritized(batch_size)
-        taken = torch.zeros(len(self), dtype=torch.bool)
-        picks = []
-        if n_prior > 0:
-            prior = torch.multinomial(torch.softmax(self.losses, 0), n_prior, replacement=False, generator=generator)
-            taken[prior] = True
-            picks.append(prior)
-        if batch_size > n_prior:
-            weights = (~taken).to(torch.float64)
-            picks.append(torch.multinomial(weights, batch_size - n_prior, replacement=False, generator=generator))
-        rows = torch.cat(picks)[torch.randperm(batch_size, generator=generator)]  # (B,)
+        taken: set[int] = set()
+        prior = draw_distinct(n_prior, len(self), taken, generator, self._weights)
+        uniform = draw_distinct(batch_size - n_prior, len(self), taken, generator)
+        rows = torch.cat([prior, uniform])[torch.randperm(batch_size, generator=generator)]  # (B,)
         ids, starts = self._table.locate(rows)
         return list(zip(ids.tolist(), starts.tolist()))
 
-    def update(self, ids: list[Key], losses: Tensor) -> None:
+    def update(self, ids: list[Key], losses: Tensor | Sequence[float]) -> None:
         """Write losses[b] to sample ids[b] and count a visit (D4)."""
         rows = self._table.rows([k[0] for k in ids], [k[1] for k in ids])
-        self.losses[rows] = losses.detach().to(device="cpu", dtype=torch.float64).reshape(-1)
+        self.losses[rows] = torch.as_tensor(losses).detach().to(device="cpu", dtype=torch.float64).reshape(-1)
         self.visits.index_add_(0, rows, torch.ones_like(rows))
+        self._weights[rows] = self._softmax_numerators(self.losses[rows])
+
+    def _softmax_numerators(self, losses: Tensor) -> Tensor:
+        """exp(loss − initial_loss): proportional to softmax(losses), finite for any loss below initial + 700."""
+        weights = torch.exp(losses - self.initial_loss)
+        if not torch.isfinite(weights).all():
+            raise ValueError(f"losses too large for the softmax: max {float(losses.max())}")
+        return weights
 
     def state_dict(self) -> dict[str, Tensor]:
         return {
@@ -145,34 +142,7 @@ class PrioritizedSampler:
         if len(table) != len(state["losses"]) or len(table) != len(state["visits"]):
             raise ValueError("priority table sizes disagree")
         self._table, self.losses, self.visits = table, state["losses"].clone(), state["visits"].clone()
-
-
-class UniformSampler:
-    """Uniform segments (actor-critic: left padding, ctx = c + 1, §6.2): shuffled passes over all samples.
-
-    Each pass draws batches without replacement and drops the last incomplete one (§7.2); the index is rebuilt
-    when a pass runs out or the store has changed since it was built.
-    """
-
-    def __init__(self, ctx: int, length: int, padding: Padding) -> None:
-        self.ctx, self.length, self.padding = ctx, length, padding
-        self._table = _KeyTable(torch.zeros(0, dtype=torch.int64), torch.zeros(0, dtype=torch.int64))
-        self._order = torch.zeros(0, dtype=torch.int64)  # flat rows not yet drawn in this pass
-        self._version = -1
-
-    def sample(self, store: ReplayStore, batch_size: int, generator: torch.Generator) -> list[Key]:
-        if store.version != self._version or len(self._order) < batch_size:
-            self._table, self._version = _KeyTable.of(store, self.ctx), store.version
-            if len(self._table) < batch_size:
-                raise ValueError(f"batch of {batch_size} from {len(self._table)} samples")
-            self._order = torch.randperm(len(self._table), generator=generator)
-        rows, self._order = self._order[:batch_size], self._order[batch_size:]
-        ids, indices = self._table.locate(rows)
-        if self.padding == "left":
-            starts = indices + self.ctx + 1 - self.length  # end = ctx + 1 + i
-        else:
-            starts = indices
-        return list(zip(ids.tolist(), starts.tolist()))
+        self._weights = self._softmax_numerators(self.losses)
 
 
 class SegmentDataset(Dataset):
