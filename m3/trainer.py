@@ -144,7 +144,7 @@ class Trainer:
     def _train_actor_critic(self, epoch: int) -> dict[str, Any]:
         c, ctx = self.cfg.training.actor_critic, self.cfg.world_model.context_length
         length = self.cfg.imagination.burn_in + ctx
-        ids = self.store.sample_uniform(c.batch_size, ctx=ctx + 1, generator=self.generator)
+        ids = self.store.sample_uniform(c.batch_size, ctx=ctx + 1, length=length, generator=self.generator)
         batch = self._to_device(self.store.collate(ids, length, "left"))
         traj = imagine(self.agent.tokenizer, self.agent.world_model, self.agent.actor_critic, batch,
                        self.cfg.imagination, ctx)
