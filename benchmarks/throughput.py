@@ -18,7 +18,7 @@ import torch
 
 from m3.agent import Agent
 from m3.config import compose_config
-from m3.data import Episode, PrioritizedSampler, ReplayStore
+from m3.data import Episode, PrioritizedSampler, ReplayStore, batch_to
 from m3.envs.cartpole import CARTPOLE_SPEC
 from m3.envs.craftax_mapping import CRAFTAX_SPEC
 from m3.envs.spec import ActionSpec, EnvSpec, ModalitySpec
@@ -88,10 +88,6 @@ def main() -> None:
     opt = torch.optim.AdamW(agent.parameters(), lr=1e-4)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16)
 
-    def to(batch):
-        return {**{k: v.to(device) for k, v in batch.items() if torch.is_tensor(v)},
-                "obs": {k: v.to(device) for k, v in batch["obs"].items()}}
-
     def step(loss):
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -103,7 +99,8 @@ def main() -> None:
         step(loss)
 
     def world_model_update():
-        b = to(store.collate(sampler.sample(t.world_model.batch_size, g), cfg.world_model.retnet.max_blocks, "right"))
+        keys = sampler.sample(t.world_model.batch_size, g)
+        b = batch_to(store.collate(keys, cfg.world_model.retnet.max_blocks, "right"), device)
         with autocast:
             out = agent.world_model.compute_loss(agent.tokenizer.tokenize(b["obs"]), b["actions"], b["rewards"],
                                                  b["ends"], b["mask_padding"], agent.codebook)
@@ -116,8 +113,8 @@ def main() -> None:
     def controller_update():
         keys = store.sample_uniform(t.actor_critic.batch_size, ctx=c + 1, length=length, generator=g)
         with autocast:
-            traj = imagine(agent.tokenizer, agent.world_model, agent.actor_critic, to(store.collate(keys, length, "left")),
-                           cfg.imagination, c)
+            batch = batch_to(store.collate(keys, length, "left"), device)
+            traj = imagine(agent.tokenizer, agent.world_model, agent.actor_critic, batch, cfg.imagination, c)
             loss, _ = actor_critic_loss(traj, cfg.imagination, scaler, True)
         step(loss)
 

@@ -40,11 +40,11 @@ class Collector:
     def _burn_in_state(self) -> Any:
         """LSTM state after the last `burn_in` stored transitions before the current observation."""
         controller = self.agent.actor_critic
-        episode = self.builder.episode()
-        end = len(episode) - 1  # the current observation's row; it is fed by the next act()
+        end = len(self.builder) - 1  # the current observation's row; it is fed by the next act()
         start = max(0, end - self.burn_in)
         if end == start:
             return controller.initial_state(1, self.agent.device)
+        episode = self.store[self.builder.episode_id]  # stored at the end of the last collection
         obs = {k: v[None, start:end].to(self.agent.device) for k, v in episode.observations.items()}
         inputs = self.agent.tokenizer.codes(self.agent.tokenizer.tokenize(obs))
         actions = episode.actions[None, start:end].to(self.agent.device)

@@ -149,8 +149,9 @@ def validate(cfg: M3Config) -> None:
     """Checks that the schema cannot express; each failure names the key and the allowed values."""
     from m3.envs import registry
 
+    structured = OmegaConf.structured(cfg)
     for key, allowed in _CHOICES.items():
-        value = OmegaConf.select(OmegaConf.structured(cfg), key)
+        value = OmegaConf.select(structured, key)
         if value not in allowed:
             raise ConfigError(f"{key}={value!r} is not allowed; choose one of {list(allowed)}")
     try:

@@ -23,7 +23,7 @@ from m3.agent import Agent
 from m3.checkpoint import RunDir
 from m3.collector import Collector
 from m3.config import M3Config, to_dict
-from m3.data import PrioritizedSampler, ReplayStore
+from m3.data import PrioritizedSampler, ReplayStore, batch_to
 from m3.envs import registry
 from m3.evaluation import play_episodes
 from m3.metrics import MetricsLogger
@@ -133,7 +133,7 @@ class Trainer:
     def _train_world_model(self, epoch: int) -> dict[str, Any]:
         c, wm = self.cfg.training.world_model, self.agent.world_model
         ids = self.sampler.sample(c.batch_size, self.generator)
-        batch = self._to_device(self.store.collate(ids, self.cfg.world_model.retnet.max_blocks, "right"))
+        batch = batch_to(self.store.collate(ids, self.cfg.world_model.retnet.max_blocks, "right"), self.device)
         tokens = self.agent.tokenizer.tokenize(batch["obs"])
         out = wm.compute_loss(tokens, batch["actions"], batch["rewards"], batch["ends"], batch["mask_padding"],
                               self.agent.codebook)
@@ -145,18 +145,13 @@ class Trainer:
         c, ctx = self.cfg.training.actor_critic, self.cfg.world_model.context_length
         length = self.cfg.imagination.burn_in + ctx
         ids = self.store.sample_uniform(c.batch_size, ctx=ctx + 1, length=length, generator=self.generator)
-        batch = self._to_device(self.store.collate(ids, length, "left"))
+        batch = batch_to(self.store.collate(ids, length, "left"), self.device)
         traj = imagine(self.agent.tokenizer, self.agent.world_model, self.agent.actor_critic, batch,
                        self.cfg.imagination, ctx)
         train_actor = epoch > c.start_after_epochs + c.critic_warmup_epochs
         loss, metrics = actor_critic_loss(traj, self.cfg.imagination, self.scaler, train_actor)
         metrics["grad_norm"] = self._update("actor_critic", self.agent.actor_critic, loss, c.max_grad_norm, epoch)
         return {"total_loss": loss.detach(), **metrics}
-
-    def _to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
-        out = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
-        out["obs"] = {k: v.to(self.device) for k, v in batch["obs"].items()}
-        return out
 
     def _component(self, name: str, module: nn.Module, step: Callable[[int], dict[str, Any]], steps: int,
                    epoch: int, bar: tqdm) -> dict[str, float]:
@@ -169,7 +164,6 @@ class Trainer:
                 sums[k] = sums.get(k, 0.0) + float(v)
             bar.update(1)
             bar.set_postfix({name: f"{float(metrics['total_loss']):.3f}"}, refresh=False)
-        self.agent.eval()
         return {f"{name}/train/{k}": v / steps for k, v in sums.items()}
 
     # ---------------------------------------------------------------- evaluation

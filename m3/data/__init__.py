@@ -1,7 +1,7 @@
 """Episodes, the replay store and the batch samplers (spec §6.4, §7.2)."""
 
 from m3.data.episode import OBS_DTYPES, Episode, EpisodeBuilder
-from m3.data.replay import Key, Padding, ReplayStore, collate_segments, draw_distinct, num_samples
+from m3.data.replay import Key, Padding, ReplayStore, batch_to, collate_segments, draw_distinct, num_samples
 from m3.data.sampler import (
     PrioritizedBatchSampler,
     PrioritizedSampler,
@@ -16,6 +16,7 @@ __all__ = [
     "Key",
     "Padding",
     "ReplayStore",
+    "batch_to",
     "collate_segments",
     "draw_distinct",
     "num_samples",

@@ -265,6 +265,13 @@ def draw_distinct(
     return torch.tensor(picks, dtype=torch.int64)
 
 
+def batch_to(batch: dict[str, Any], device: torch.device | str) -> dict[str, Any]:
+    """A collated batch with its tensors (and observation tensors) moved to `device`; `ids` unchanged."""
+    out = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+    out["obs"] = {k: v.to(device) for k, v in batch["obs"].items()}
+    return out
+
+
 def collate_segments(segments: list[dict[str, Any]]) -> dict[str, Any]:
     """Stack single segments into a batch: tensors gain a leading B, the ids form the list `ids`."""
     return {
