@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import platform
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,20 +20,9 @@ from m3.checkpoint import RunDir
 from m3.config import ConfigError, M3Config, from_yaml, load_config, to_dict, to_yaml
 from m3.atomic import atomic_write_text
 from m3.trainer import NonFiniteLossError, Trainer
+from m3.version import code_version
 
 USAGE = __doc__
-
-
-def code_version() -> str:
-    """The git commit of the code (with '-dirty' for uncommitted changes), or 'unknown' outside git."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
-                               text=True, check=True).stdout.strip()
-        return sha + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _identity(cfg: M3Config) -> dict:

@@ -26,6 +26,8 @@ from m3.config import M3Config, to_dict
 from m3.data import PrioritizedSampler, ReplayStore, batch_to
 from m3.envs import registry
 from m3.evaluation import play_episodes
+from m3.version import code_version
+from m3.weights import save_weights
 from m3.metrics import MetricsLogger
 from m3.models.optim import adamw
 from m3.rl.imagination import actor_critic_loss, imagine
@@ -221,6 +223,7 @@ class Trainer:
         final = self.evaluate(self.cfg.collection.test.num_episodes_end, "final")
         self.logger.log(final, self.cfg.epochs)
         self.logger.close()
+        save_weights(self.run.root / "weights.pt", self.cfg, self.agent.state_dict(), self.cfg.epochs, code_version())
         self.run.mark_done(f"final return {final['final/return']:.3f}\n")
         return final
 
