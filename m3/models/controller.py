@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from m3.envs.spec import EnvSpec
 from m3.models.mlp import mlp
-from m3.rl.distributions import symexp, symlog, value_hl_gauss
+from m3.rl.distributions import support_bias_init, symexp, symlog, value_hl_gauss, value_support
 
 
 @dataclass
@@ -202,7 +202,7 @@ class Controller(nn.Module):
         self.hl_gauss = value_hl_gauss(cfg.num_value_bins + 1)
         self.critic_head = nn.Linear(self.hidden_size, cfg.num_value_bins + 1)
         with torch.no_grad():
-            self.critic_head.bias.copy_(self.hl_gauss.bias_init())
+            self.critic_head.bias.copy_(support_bias_init(value_support(cfg.num_value_bins + 1)))
 
     def _trunks(self) -> list[Trunk]:
         return [self.trunk] if self.critic_trunk is None else [self.trunk, self.critic_trunk]

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from m3.envs.spec import EnvSpec
 from m3.models.mlp import mlp
 from m3.models.tokenizers.vector import VectorTokenizer
-from m3.rl.distributions import HLGauss, symexp, symlog
+from m3.rl.distributions import HLGauss, reward_support, support_bias_init, symexp, symlog
 
 
 def modality_vocabs(spec: EnvSpec, image_vocab: int) -> dict[str, tuple[int, ...]]:
@@ -136,7 +136,7 @@ class RewardHead(nn.Module):
         self.hl_gauss = hl_gauss
         self.net = mlp([d, 2 * d, hl_gauss.num_bins], norm=False, last_norm_act=False)
         with torch.no_grad():
-            self.net[-1].bias.copy_(reward_bias_init(hl_gauss.num_bins))
+            self.net[-1].bias.copy_(support_bias_init(reward_support(hl_gauss.num_bins)))
 
     def forward(self, x: Tensor) -> Tensor:
         """x (..., d) → logits (..., num_bins)."""
@@ -149,12 +149,6 @@ class RewardHead(nn.Module):
     def predict(self, logits: Tensor) -> Tensor:
         """symexp of the expected bin centre: the reward (...,)."""
         return symexp(self.hl_gauss.expectation(logits))
-
-
-def reward_bias_init(num_bins: int) -> Tensor:
-    """−0.2·|support| with support = symlog(symexp(linspace(−15, 15, num_bins)) / 100) (spec §5.4)."""
-    support = symlog(symexp(torch.linspace(-15.0, 15.0, num_bins, dtype=torch.float64)) / 100.0)
-    return (-0.2 * support.abs()).float()
 
 
 def termination_head(d: int) -> nn.Sequential:

@@ -30,14 +30,19 @@ def _bin_centres(low: float, high: float, num_bins: int) -> Tensor:
     return (edges[:-1] + edges[1:]) / 2
 
 
-def hl_gauss_bias_init(num_bins: int, low: float = -15.0, high: float = 15.0) -> Tensor:
-    """The output-layer bias init −0.2·|support| (spec §5.4, §6.1), float32 (num_bins,).
+def support_bias_init(support: Tensor) -> Tensor:
+    """The HL-Gauss output-layer bias init −0.2·|support| (spec §5.4, §6.1), float32, one entry per category."""
+    return (-0.2 * support.abs()).float()
 
-    The support is taken to be the bin centres of `HLGauss(low, high, num_bins)`, so the initial
-    prediction favours bins near zero. Defaults are the critic's range (§6.1); the reward head passes
-    its own range (`reward_hl_gauss().bias_init()` does this).
-    """
-    return (-0.2 * _bin_centres(low, high, num_bins).abs()).float()
+
+def value_support(num_bins: int = 129) -> Tensor:
+    """The critic's support linspace(−15, 15, num_bins) in symlog space (spec §6.1), float64."""
+    return torch.linspace(-15.0, 15.0, num_bins, dtype=torch.float64)
+
+
+def reward_support(num_bins: int = 129) -> Tensor:
+    """The reward head's support symlog(symexp(linspace(−15, 15, num_bins)) / 100) (spec §5.4), float64."""
+    return symlog(symexp(torch.linspace(-15.0, 15.0, num_bins, dtype=torch.float64)) / 100.0)
 
 
 class HLGauss(nn.Module):
@@ -74,10 +79,6 @@ class HLGauss(nn.Module):
     def expectation(self, logits: Tensor) -> Tensor:
         """Σ softmax(logits)·centres: the prediction (...,) in the head's (symlog) space."""
         return (F.softmax(logits, dim=-1) * self.centres).sum(-1)
-
-    def bias_init(self) -> Tensor:
-        """−0.2·|centres| (num_bins,): the output-layer bias init (spec §5.4, §6.1)."""
-        return hl_gauss_bias_init(self.num_bins, self.low, self.high)
 
     def extra_repr(self) -> str:
         return f"low={self.low:.4f}, high={self.high:.4f}, num_bins={self.num_bins}, sigma={self.sigma:.4f}"

@@ -187,7 +187,8 @@ def test_value_is_symexp_of_expected_bin_centre_and_bias_init():
     model = tiny_controller(ACTIONS[0])
     edges = np.linspace(-15, 15, 18)  # 17 categories = num_value_bins + 1
     centres = (edges[:-1] + edges[1:]) / 2
-    np.testing.assert_allclose(model.critic_head.bias.detach().numpy(), -0.2 * np.abs(centres), rtol=1e-6)
+    support = np.linspace(-15, 15, 17)  # §6.1: the bias init uses the support, not the bin centres
+    np.testing.assert_allclose(model.critic_head.bias.detach().numpy(), -0.2 * np.abs(support), rtol=1e-6, atol=1e-7)
     _, value_logits, _ = model.obs_logits(random_inputs(3), model.initial_state(3))
     logits = value_logits.detach().double().numpy()
     p = np.exp(logits - logits.max(-1, keepdims=True))

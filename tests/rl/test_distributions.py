@@ -4,7 +4,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from m3.rl.distributions import HLGauss, hl_gauss_bias_init, reward_hl_gauss, symexp, symlog, value_hl_gauss
+from m3.rl.distributions import (
+    HLGauss,
+    reward_hl_gauss,
+    reward_support,
+    support_bias_init,
+    symexp,
+    symlog,
+    value_hl_gauss,
+    value_support,
+)
 
 
 def naive_targets(y: float, low: float, high: float, num_bins: int, sigma_ratio: float = 0.75) -> list[float]:
@@ -84,11 +93,11 @@ def test_loss_is_soft_cross_entropy():
 
 
 def test_bias_init_hand_example():
-    torch.testing.assert_close(hl_gauss_bias_init(3, -3.0, 3.0), torch.tensor([-0.4, 0.0, -0.4]))
-    d = value_hl_gauss()
-    torch.testing.assert_close(d.bias_init(), -0.2 * d.centres.abs())
-    assert d.bias_init()[64] == 0.0
-    assert d.bias_init()[0] == pytest.approx(-0.2 * (15 - 15 / 129), rel=1e-6)
+    torch.testing.assert_close(support_bias_init(torch.tensor([-3.0, 0.0, 2.0])), torch.tensor([-0.6, 0.0, -0.4]))
+    support = value_support(129)
+    assert support[0] == -15.0 and support[64] == 0.0 and support[1] == pytest.approx(-15 + 30 / 128)
+    high = math.log1p(math.expm1(15.0) / 100.0)
+    torch.testing.assert_close(reward_support(129)[[0, 64, 128]], torch.tensor([-high, 0.0, high], dtype=torch.float64))
 
 
 def test_buffers_move_with_module():
