@@ -122,7 +122,9 @@ class FrozenConv(nn.Module):
 class LPIPS(nn.Module):
     """Frozen LPIPS distance: `forward(x, y)` with images (N, 3, H, W) in [-1, 1] → (N,) distances.
 
-    Always in eval mode (its dropout is then the identity); gradients flow to the inputs only.
+    Its weights are frozen (buffers, no parameters); gradients flow to the inputs only. The dropout before
+    each linear head follows the parent's train/eval mode, as §4.1 states: active while the tokenizer
+    trains, the identity in eval mode.
     Build it with `LPIPS.from_files`; the constructor takes the two state dicts directly.
     """
 
@@ -164,10 +166,6 @@ class LPIPS(nn.Module):
         vgg = _validated(_load(vgg_path), vgg_shapes(), vgg_path)
         lin = _validated(_load(lin_path), lin_shapes(), lin_path)
         return cls(vgg, lin)
-
-    def train(self, mode: bool = True) -> LPIPS:
-        """The metric is frozen: it stays in eval mode whatever its parent module does."""
-        return super().train(False)
 
     def features(self, x: Tensor) -> list[Tensor]:
         """Scaled input (N, 3, H, W) → the five taps relu1_2 … relu5_3, each (N, C_k, H / 2^k, W / 2^k)."""

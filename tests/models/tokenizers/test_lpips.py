@@ -101,10 +101,20 @@ def test_gradient_reaches_the_inputs(lpips):
 def test_frozen_and_outside_every_state_dict(lpips):
     assert list(lpips.parameters()) == []
     assert lpips.state_dict() == {}
-    lpips.train()
-    assert not lpips.training and not any(m.training for m in lpips.modules())
     moved = LPIPS(random_vgg_state(), random_lin_state()).to(torch.float64)
     assert all(b.dtype == torch.float64 for b in moved.buffers())
+
+
+def test_dropout_follows_train_and_eval(lpips):
+    x, y = images(4), images(5)
+    lpips.eval()
+    torch.testing.assert_close(lpips(x, y), lpips(x, y))
+    lpips.train()
+    torch.manual_seed(0)
+    a = lpips(x, y)
+    torch.manual_seed(1)
+    assert not torch.allclose(a, lpips(x, y))
+    lpips.eval()
 
 
 def test_torchvision_conv_indices():
