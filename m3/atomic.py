@@ -11,8 +11,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, IO
 
-import torch
-
 
 def _atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
     path = Path(path)
@@ -35,7 +33,9 @@ def _atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """`torch.save(obj, path)`, atomically."""
+    """`torch.save(obj, path)`, atomically (torch is imported here, so text-only users stay light)."""
+    import torch
+
     _atomic_write(path, lambda f: torch.save(obj, f))
 
 
