@@ -1,58 +1,70 @@
-"""Playing test episodes with the agent (spec §7.1 step 5, §8.4).
+"""Playing test episodes with the agent on parallel envs (spec §7.1 steps 5 and 7, §8.4).
 
-N envs run side by side; every env's episode is cut at its first end; all envs are reset together
-once all are done, so requested episode counts round up to a multiple of N (the official protocol).
+N envs run side by side in worker processes (`m3.envs.parallel`); every env's episode is cut at its
+first end (the env is left out of later steps); all envs are reset together, with fresh seeds, once all
+are done, so requested episode counts round up to a multiple of N (the official protocol). Episode j
+(round r, env i, j = r * N + i) starts from `reset(seed=seed + j)`, and actions are sampled with the
+given generator, so a seed and a generator state fix every episode.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, field
 
-import gymnasium as gym
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from m3.agent import Agent
+from m3.envs.parallel import EPISODE_STATS, ParallelEnvs
 
 
 @dataclass
 class EpisodeResult:
     ret: float
     length: int
-
-
-def stack_obs(obs: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    return {k: np.stack([o[k] for o in obs]) for k in obs[0]}
+    stats: dict[str, float] = field(default_factory=dict)  # the env's `episode_stats` (e.g. Craftax achievements)
 
 
 @torch.no_grad()
-def play_episodes(agent: Agent, envs: Sequence[gym.Env], num_episodes: int, temperature: float, seed: int,
+def play_episodes(agent: Agent, envs: ParallelEnvs, num_episodes: int, temperature: float, seed: int,
                   generator: torch.Generator | None = None, progress: bool = False) -> list[EpisodeResult]:
-    """Play ⌈num_episodes / N⌉ rounds on the N envs; returns every finished episode (N per round)."""
-    n = len(envs)
+    """Play ⌈num_episodes / N⌉ rounds on the N envs at `temperature`, ε = 0; returns all episodes, N per round."""
+    if num_episodes <= 0:
+        raise ValueError(f"num_episodes must be positive, got {num_episodes}")
+    n = envs.num_envs
     rounds = math.ceil(num_episodes / n)
     results: list[EpisodeResult] = []
     was_training = agent.training
     agent.eval()
-    bar = tqdm(total=rounds * n, desc="eval episodes", disable=not progress, leave=False)
-    for r in range(rounds):
-        obs = [env.reset(seed=seed + r * n + i)[0] for i, env in enumerate(envs)]
-        alive = np.ones(n, dtype=bool)
-        returns, lengths = np.zeros(n), np.zeros(n, dtype=int)
-        state = agent.actor_critic.initial_state(n, agent.device)
-        while alive.any():
-            actions, state = agent.act(stack_obs(obs), state, temperature=temperature, generator=generator)
-            for i in np.flatnonzero(alive):
-                obs[i], reward, terminated, truncated, _ = envs[i].step(actions[i])
-                returns[i] += reward
-                lengths[i] += 1
-                if terminated or truncated:
+    with tqdm(total=rounds * n, desc="eval episodes", unit="ep", disable=not progress, leave=False) as bar:
+        for r in range(rounds):
+            obs, _ = envs.reset([seed + r * n + i for i in range(n)])
+            alive = np.ones(n, dtype=bool)
+            returns, lengths = np.zeros(n), np.zeros(n, dtype=np.int64)
+            stats: list[dict[str, float]] = [{} for _ in range(n)]
+            state = agent.actor_critic.initial_state(n, agent.device)
+            while alive.any():
+                actions, state = agent.act(obs, state, temperature=temperature, generator=generator)
+                obs, rewards, terminated, truncated, infos = envs.step(actions, active=alive)
+                returns[alive] += rewards[alive]
+                lengths[alive] += 1
+                for i in np.flatnonzero(alive & (terminated | truncated)):
+                    stats[i] = dict(infos[i].get(EPISODE_STATS, {}))
                     alive[i] = False
                     bar.update(1)
-        results += [EpisodeResult(float(returns[i]), int(lengths[i])) for i in range(n)]
-    bar.close()
+            results += [EpisodeResult(float(returns[i]), int(lengths[i]), stats[i]) for i in range(n)]
     agent.train(was_training)
     return results
+
+
+def episode_metrics(results: list[EpisodeResult], prefix: str) -> dict[str, float]:
+    """`{prefix}/return`, `return_std`, `episode_length`, `#episodes`, and each episode stat averaged."""
+    returns = np.array([r.ret for r in results])
+    lengths = np.array([r.length for r in results])
+    metrics = {f"{prefix}/return": float(returns.mean()), f"{prefix}/return_std": float(returns.std()),
+               f"{prefix}/episode_length": float(lengths.mean()), f"{prefix}/#episodes": len(results)}
+    for name in sorted({k for r in results for k in r.stats}):
+        metrics[f"{prefix}/{name}"] = float(np.mean([r.stats.get(name, 0.0) for r in results]))
+    return metrics

@@ -25,7 +25,8 @@ from m3.collector import Collector
 from m3.config import M3Config, to_dict
 from m3.data import PrioritizedSampler, ReplayStore, batch_to
 from m3.envs import registry
-from m3.evaluation import play_episodes
+from m3.envs.parallel import ParallelEnvs
+from m3.evaluation import episode_metrics, play_episodes
 from m3.version import code_version
 from m3.weights import save_weights
 from m3.metrics import MetricsLogger
@@ -78,7 +79,7 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(cfg.seed)
         env = registry.make_env(cfg.benchmark, cfg.env, mode="train", seed=cfg.seed)
         self.collector = Collector(env, self.store, self.agent, cfg.imagination.burn_in, cfg.seed)
-        self.test_envs: list = []
+        self.test_envs: ParallelEnvs | None = None  # started at the first evaluation, closed by finish()
         self.start_epoch, self.best_eval, self.epoch_of_best = 1, -math.inf, 0
         if run.has_checkpoint():
             self._restore()
@@ -171,15 +172,12 @@ class Trainer:
     # ---------------------------------------------------------------- evaluation
     def evaluate(self, num_episodes: int, prefix: str) -> dict[str, float]:
         c = self.cfg.collection.test
-        if not self.test_envs:
-            self.test_envs = [registry.make_env(self.cfg.benchmark, self.cfg.env, mode="test", seed=self.cfg.seed + 1000 + i)
-                              for i in range(c.num_envs)]
+        if self.test_envs is None:
+            self.test_envs = ParallelEnvs(self.cfg.benchmark, self.cfg.env,
+                                          [self.cfg.seed + 1000 + i for i in range(c.num_envs)])
         results = play_episodes(self.agent, self.test_envs, num_episodes, c.temperature,
                                 seed=self.cfg.seed + 10_000 * (1 + self.collector.num_env_steps), generator=self.generator)
-        returns = np.array([r.ret for r in results])
-        lengths = np.array([r.length for r in results])
-        return {f"{prefix}/return": float(returns.mean()), f"{prefix}/return_std": float(returns.std()),
-                f"{prefix}/episode_length": float(lengths.mean()), f"{prefix}/#episodes": len(results)}
+        return episode_metrics(results, prefix)
 
     # ---------------------------------------------------------------- loop
     def run_epochs(self, stop_after: int | None = None) -> None:
@@ -221,6 +219,7 @@ class Trainer:
     def finish(self) -> dict[str, float]:
         """The final evaluation of the last model (§7.1 step 7), then the `done` marker."""
         final = self.evaluate(self.cfg.collection.test.num_episodes_end, "final")
+        self.test_envs.close()
         self.logger.log(final, self.cfg.epochs)
         self.logger.close()
         save_weights(self.run.root / "weights.pt", self.cfg, self.agent.state_dict(), self.cfg.epochs, code_version())

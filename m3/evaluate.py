@@ -1,0 +1,174 @@
+"""Entry point: `python -m m3.evaluate run_dir=<dir> [episodes=N] [envs=N] [weights=<file>] [out=<file>]
+[seed=k] [device=cpu|cuda]`: the final evaluation of a trained agent (spec §8.4, §8.5).
+
+Loads the agent from `weights` (a weights file, e.g. one fetched with `dvc pull`) or else from the run
+folder (its `weights.pt`, or its last checkpoint), plays the final-evaluation protocol on the run's game
+(test envs in worker processes, temperature from the run's config, 0.5 in every benchmark; ε = 0;
+episodes cut at their first end, so the count rounds up to a multiple of `envs`) and writes the scores
+JSON atomically to `out` (default `<run_dir>/scores.json`). Defaults follow the published protocol:
+Atari 100 episodes on 20 envs, DMC 500 on 20, Craftax 100 on 8 (104 episodes, as a training run's final
+evaluation); other benchmarks use the config's final-evaluation settings. Episode j starts from
+`reset(seed=1_000_000 * (seed + 1) + j)`; actions are sampled with a generator seeded with `seed`.
+
+Arguments are plain `key=value` pairs (not Hydra overrides). Bad input gets one line on stderr naming
+the value and exit status 2, before any env starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from m3.agent import Agent
+from m3.atomic import atomic_write_text
+from m3.checkpoint import CheckpointError
+from m3.config import ConfigError
+from m3.envs.parallel import ParallelEnvs
+from m3.evaluation import play_episodes
+from m3.metrics import read_metrics
+from m3.version import code_version
+from m3.weights import LoadedWeights, load_agent
+
+USAGE = __doc__
+KEYS = ("run_dir", "episodes", "envs", "weights", "out", "seed", "device")
+DEVICES = ("cpu", "cuda")
+PROTOCOL = {"atari": (100, 20), "dmc": (500, 20), "craftax": (100, 8)}  # (episodes, envs) by benchmark, §8.4–§8.5
+EPISODE_SEED_STRIDE = 1_000_000
+
+
+class UsageError(ValueError):
+    """Bad command-line input; the message names the value."""
+
+
+@dataclass
+class EvaluateArgs:
+    run_dir: Path | None = None
+    episodes: int | None = None
+    envs: int | None = None
+    weights: Path | None = None
+    out: Path | None = None
+    seed: int = 0
+    device: str = "cpu"
+
+
+def _int(key: str, text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"{key}={text!r} is not an integer") from None
+    if value < minimum:
+        raise UsageError(f"{key}={value} must be at least {minimum}")
+    return value
+
+
+def parse_args(argv: list[str]) -> EvaluateArgs:
+    """`key=value` pairs → EvaluateArgs; every check that needs no model or env."""
+    args, seen = EvaluateArgs(), set()
+    for item in argv:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"argument {item!r} is not key=value; allowed keys: {', '.join(KEYS)}")
+        if key not in KEYS:
+            raise UsageError(f"unknown key {key!r}; allowed keys: {', '.join(KEYS)}")
+        if key in seen:
+            raise UsageError(f"{key} is given twice")
+        seen.add(key)
+        if key in ("episodes", "envs"):
+            setattr(args, key, _int(key, value, 1))
+        elif key == "seed":
+            args.seed = _int(key, value, 0)
+        elif key == "device":
+            if value not in DEVICES:
+                raise UsageError(f"device={value!r} is not allowed; choose one of {list(DEVICES)}")
+            args.device = value
+        else:
+            setattr(args, key, Path(value))
+    if args.run_dir is None and args.weights is None:
+        raise UsageError("run_dir=<dir> is required (or weights=<file> together with out=<file>)")
+    if args.run_dir is not None and not args.run_dir.is_dir():
+        raise UsageError(f"run_dir={str(args.run_dir)!r} is not a folder")
+    if args.weights is not None and not args.weights.is_file():
+        raise UsageError(f"weights={str(args.weights)!r} is not a file")
+    if args.out is None:
+        if args.run_dir is None:
+            raise UsageError("out=<file> is required when no run_dir is given")
+        args.out = args.run_dir / "scores.json"
+    if args.out.is_dir():
+        raise UsageError(f"out={str(args.out)!r} is a folder; give a file path")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("device=cuda but no CUDA device is available; use device=cpu")
+    return args
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def learning_curve(run_dir: Path | None) -> dict[str, list]:
+    """The periodic evaluations of metrics.jsonl: epoch, agent env steps so far, `test_dataset/return`."""
+    curve: dict[str, list] = {"epochs": [], "env_steps": [], "returns": []}
+    steps = 0
+    for record in read_metrics(run_dir) if run_dir is not None else []:
+        steps = record.get("train_dataset/#steps", steps)
+        if record.get("test_dataset/return") is not None:
+            curve["epochs"].append(record["epoch"])
+            curve["env_steps"].append(steps)
+            curve["returns"].append(record["test_dataset/return"])
+    return curve
+
+
+def play(args: EvaluateArgs, agent: Agent, loaded: LoadedWeights, start: float) -> dict[str, Any]:
+    """Play the protocol with a loaded agent and return the scores record."""
+    cfg = loaded.cfg
+    default_episodes, default_envs = PROTOCOL.get(
+        cfg.benchmark, (cfg.collection.test.num_episodes_end, cfg.collection.test.num_envs))
+    episodes = args.episodes or default_episodes
+    num_envs = min(args.envs or default_envs, episodes)
+    temperature = cfg.collection.test.temperature
+    first_seed = EPISODE_SEED_STRIDE * (args.seed + 1)
+    generator = torch.Generator(args.device).manual_seed(args.seed)
+    print(f"m3.evaluate: {cfg.benchmark}/{cfg.env.game} seed {cfg.seed} from {loaded.path}: {episodes} episodes "
+          f"on {num_envs} envs, temperature {temperature}", file=sys.stderr, flush=True)
+    with ParallelEnvs(cfg.benchmark, cfg.env, [first_seed + i for i in range(num_envs)]) as envs:
+        results = play_episodes(agent, envs, episodes, temperature, seed=first_seed, generator=generator,
+                                progress=True)
+    returns = [r.ret for r in results]
+    return {"benchmark": cfg.benchmark, "game": cfg.env.game, "seed": cfg.seed, "returns": returns,
+            "lengths": [r.length for r in results], "mean_return": sum(returns) / len(returns),
+            "num_episodes": len(results), "temperature": temperature, "checkpoint": str(loaded.path),
+            "checkpoint_sha256": sha256(loaded.path), "epoch": loaded.epoch, "code_version": code_version(),
+            "seconds": time.time() - start, "curve": learning_curve(args.run_dir)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in argv):
+        print(USAGE)
+        return 0
+    start = time.time()
+    try:
+        args = parse_args(argv)
+        agent, loaded = load_agent(args.weights or args.run_dir, args.device)
+    except (UsageError, CheckpointError, ConfigError) as e:
+        print(f"m3.evaluate: error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+    scores = play(args, agent, loaded, start)
+    atomic_write_text(json.dumps(scores, indent=1) + "\n", args.out)
+    print(f"m3.evaluate: mean return {scores['mean_return']:.2f} over {scores['num_episodes']} episodes "
+          f"({scores['seconds']:.0f} s); wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
