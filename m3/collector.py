@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from m3.agent import Agent
-from m3.data import EpisodeBuilder, ReplayStore
+from m3.data import Episode, EpisodeBuilder, ReplayStore
 
 
 class Collector:
@@ -25,6 +25,7 @@ class Collector:
         self.env, self.store, self.agent, self.burn_in, self.seed = env, store, agent, burn_in, seed
         self.builder: EpisodeBuilder | None = None
         self.obs: dict[str, np.ndarray] | None = None
+        self.last_finished: Episode | None = None  # the last episode that ended during the latest collect()
         self.next_episode_id = 0
         self.num_env_steps = 0
         self.num_episodes = 0
@@ -60,6 +61,7 @@ class Collector:
             self._start_episode()
         state = self._burn_in_state()
         returns, lengths = [], []
+        self.last_finished = None
         for _ in range(num_steps):
             batch_obs = {k: v[None] for k, v in self.obs.items()}
             action, state = self.agent.act(batch_obs, state, temperature=temperature, epsilon=epsilon,
@@ -70,7 +72,7 @@ class Collector:
             if progress is not None:
                 progress.update(1)
             if terminated or truncated:
-                episode = self.builder.episode()
+                episode = self.last_finished = self.builder.episode()
                 self.store.add(episode)
                 returns.append(float(episode.rewards.sum()))
                 lengths.append(len(episode) - 1)

@@ -29,6 +29,7 @@ from m3.envs.parallel import ParallelEnvs
 from m3.evaluation import episode_metrics, play_episodes
 from m3.version import code_version
 from m3.weights import save_weights
+from m3.media import MediaDir, save_episode, save_reconstructions
 from m3.metrics import MetricsLogger
 from m3.models.optim import adamw
 from m3.rl.imagination import actor_critic_loss, imagine
@@ -79,6 +80,8 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(cfg.seed)
         env = registry.make_env(cfg.benchmark, cfg.env, mode="train", seed=cfg.seed)
         self.collector = Collector(env, self.store, self.agent, cfg.imagination.burn_in, cfg.seed)
+        self.media = MediaDir(run.media)
+        self.media.create()
         self.test_envs: ParallelEnvs | None = None  # started at the first evaluation, closed by finish()
         self.start_epoch, self.best_eval, self.epoch_of_best = 1, -math.inf, 0
         if run.has_checkpoint():
@@ -179,6 +182,16 @@ class Trainer:
                                 seed=self.cfg.seed + 10_000 * (1 + self.collector.num_env_steps), generator=self.generator)
         return episode_metrics(results, prefix)
 
+    def _save_reconstructions(self, epoch: int, num_segments: int = 8, length: int = 4) -> None:
+        """Originals above their reconstructions for a few stored segments (§7.1 step 5; image envs only). The
+        segments are drawn with their own epoch-seeded generator, so training's random stream is untouched."""
+        if self.agent.tokenizer.image is None:
+            return
+        ids = self.store.sample_uniform(num_segments, ctx=1, length=length,
+                                        generator=torch.Generator().manual_seed(epoch), padding="right")
+        frames = self.store.collate(ids, length, "right")["obs"]["image"]  # (B, T, 3, 64, 64) uint8
+        save_reconstructions(self.media, epoch, frames, self.agent.tokenizer.image)
+
     # ---------------------------------------------------------------- loop
     def run_epochs(self, stop_after: int | None = None) -> None:
         """Train from the start epoch through `cfg.epochs` (or through `stop_after`, for tests of resume)."""
@@ -200,6 +213,9 @@ class Trainer:
                 if collect:
                     c = cfg.collection.train
                     record |= self.collector.collect(c.num_steps, c.temperature, c.epsilon, self.generator, bar)
+                    if self.collector.last_finished is not None:
+                        save_episode(self.media, "train", self.collector.last_finished, epoch, cfg.benchmark,
+                                     cfg.env.game)
                 self.sampler.sync(self.store, ctx=cfg.world_model.context_length)
                 for name, on, steps, step, module in plan:
                     if on:
@@ -208,6 +224,7 @@ class Trainer:
             best = False
             if periodic and epoch >= t.tokenizer.start_after_epochs:
                 record |= self.evaluate(cfg.collection.test.num_episodes, "test_dataset")
+                self._save_reconstructions(epoch)
                 if record["test_dataset/return"] > self.best_eval:
                     self.best_eval, self.epoch_of_best, best = record["test_dataset/return"], epoch, True
             record["duration"] = time.time() - start

@@ -166,3 +166,7 @@ def test_smoke_training_then_evaluate(tmp_path, benchmark, game):
     if benchmark == "craftax":  # achievements reach metrics.jsonl (§7.4)
         final = [r for r in read_metrics(run_dir) if "final/return" in r][-1]
         assert "final/achievements/collect_wood" in final
+    episodes = list((run_dir / "media" / "episodes" / "train").glob("*.pt"))
+    assert episodes or benchmark in ("dmc", "craftax"), "a finished train episode is saved as media (§7.3)"
+    pngs = sorted((run_dir / "media" / "reconstructions").glob("epoch_*_t_*.png"))
+    assert (benchmark == "atari") == bool(pngs), "reconstruction PNGs exactly for image envs (§7.1 step 5)"
