@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install test demo lock clean-venv
+.PHONY: install test demo lock clean-venv install-profiles container
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,27 @@ install: $(VENV)/.installed
 test: install
 	$(PY) -m pytest
 
+# The smoke-scale DAG on the CPU with the local profile: one game per benchmark, train -> evaluate -> aggregate ->
+# figures (docs/workflow.md). Results go to results/smoke/, apart from paper runs.
 demo: install
-	$(PY) -m m3.train benchmark=cartpole seed=0 run_dir=runs/demo/cartpole/seed0
+	$(VENV)/bin/snakemake --profile profiles/local --config scale=smoke
+	@echo "scores (one JSON per run):  $$(ls results/smoke/scores/*/*/*.json | tr '\n' ' ')"
+	@echo "figures (.png/.pdf) and tables (.md/.tex): $$(ls -d results/smoke/figures/* | tr '\n' ' ')"
+
+# Link profiles/{local,slurm} into Snakemake's user config dir (platformdirs' user_config_dir, as Snakemake looks it
+# up), so `snakemake --profile slurm all_atari` works from the repo root.
+MACOS_PROFILES := $(HOME)/Library/Application Support/snakemake
+XDG_PROFILES := $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/snakemake
+SNAKEMAKE_PROFILES ?= $(if $(filter Darwin,$(shell uname)),$(MACOS_PROFILES),$(XDG_PROFILES))
+
+install-profiles:
+	mkdir -p "$(SNAKEMAKE_PROFILES)"
+	for p in local slurm; do ln -sfn "$(CURDIR)/profiles/$$p" "$(SNAKEMAKE_PROFILES)/$$p"; done
+	@echo "profiles local, slurm -> $(SNAKEMAKE_PROFILES)"
+
+# The Docker image m3:latest (containers/Dockerfile); `containers/build.sh apptainer` also builds containers/m3.sif.
+container:
+	containers/build.sh docker
 
 # Regenerate the full lock from the direct pins (needs the package registries).
 lock:
@@ -29,3 +48,21 @@ lock:
 
 clean-venv:
 	rm -rf $(VENV)
+
+# --- Results and DVC (docs/results.md) ---
+# The default DVC remote is the folder m3-dvc-remote/ beside this clone (embedded in .dvc/config).
+# `make dvc-remote DVC_REMOTE=<url>` points this clone elsewhere (a folder, s3://..., ssh://...) in .dvc/config.local.
+# `make published` checks out the published baselines: from local copies when PUBLISHED_COPIES exists (offline),
+# else with `dvc pull` (default remote, then the pinned GitHub URLs).
+DVC_REMOTE ?=
+PUBLISHED_COPIES ?= ../shared/data/published
+
+.PHONY: dvc-remote published
+dvc-remote: install
+	$(if $(DVC_REMOTE),$(VENV)/bin/dvc remote add --local --force --default storage $(DVC_REMOTE),\
+		mkdir -p ../m3-dvc-remote)
+	$(VENV)/bin/dvc remote list
+
+published: install
+	if [ -d "$(PUBLISHED_COPIES)" ]; then $(PY) -m m3.analysis.published --source $(PUBLISHED_COPIES); \
+	else $(VENV)/bin/dvc pull results/published; fi

@@ -1,0 +1,88 @@
+"""The last step of each benchmark: aggregate its runs' scores, draw the rliable figures, version the weights.
+
+Paper scale (workflow-practice D3, §3.3): DVC owns results/data and results/figures, so the local rule `publish`
+runs `dvc repro aggregate@<b> figures@<b>` and then `m3.analysis.track <b>` (final weights to
+results/weights/<b>/, `dvc add`, `dvc push`). Every dvc call waits for the one DVC lock file, so the rules of
+several benchmarks never run DVC at the same time.
+Smoke scale: the same entry points (`m3.analysis.aggregate`, `m3.analysis.figures`) run directly on
+results/smoke/, with config/analysis.yaml narrowed to the smoke games and fewer bootstrap samples.
+"""
+
+
+rule publish:
+    input:
+        all_scores,
+    output:
+        touch("results/logs/publish/{benchmark}.done"),
+    log:
+        "results/logs/publish/{benchmark}.log",
+    params:
+        python=PYTHON,
+        lock=DVC_LOCK,
+        track=track_command,
+    localrule: True
+    container:
+        config["container"]
+    shell:
+        'export PATH="$(dirname "$(command -v {params.python})"):$PATH"; mkdir -p "$(dirname {params.lock})"; '
+        "flock {params.lock} {params.python} -m dvc repro aggregate@{wildcards.benchmark} "
+        "figures@{wildcards.benchmark} > {log} 2>&1; {params.track} >> {log} 2>&1"
+
+
+rule smoke_analysis_params:
+    input:
+        ANALYSIS_PARAMS,
+    output:
+        "results/smoke/analysis.yaml",
+    log:
+        "results/smoke/logs/analysis_params.log",
+    params:
+        python=PYTHON,
+        games=" ".join(f"{b}={','.join(games(b))}" for b in benchmarks() if b in analysed()),
+        reps=SMOKE_REPS,
+    localrule: True
+    container:
+        config["container"]
+    shell:
+        "{params.python} workflow/scripts/narrow_analysis.py {input} {output} --reps {params.reps} "
+        "--games {params.games} > {log} 2>&1"
+
+
+rule smoke_aggregate:
+    input:
+        scores=all_scores,
+        params="results/smoke/analysis.yaml",
+    output:
+        "results/smoke/data/{benchmark}/M3-repro.json",
+        "results/smoke/data/{benchmark}/M3-repro.runs.json",
+    log:
+        "results/smoke/logs/aggregate/{benchmark}.log",
+    params:
+        python=PYTHON,
+    localrule: True
+    container:
+        config["container"]
+    shell:
+        "{params.python} -m m3.analysis.aggregate --benchmark {wildcards.benchmark} --params {input.params} "
+        "--scores results/smoke/scores/{wildcards.benchmark} --out results/smoke/data/{wildcards.benchmark} "
+        "> {log} 2>&1"
+
+
+rule smoke_figures:
+    input:
+        data="results/smoke/data/{benchmark}/M3-repro.json",
+        params="results/smoke/analysis.yaml",
+    output:
+        figures=directory("results/smoke/figures/{benchmark}"),
+        metrics="results/smoke/metrics/{benchmark}.json",
+    log:
+        "results/smoke/logs/figures/{benchmark}.log",
+    params:
+        python=PYTHON,
+    localrule: True
+    container:
+        config["container"]
+    shell:
+        "{params.python} -m m3.analysis.figures --benchmark {wildcards.benchmark} --params {input.params} "
+        "--data results/smoke/data/{wildcards.benchmark} --published results/published/{wildcards.benchmark} "
+        "--out {output.figures} --metrics {output.metrics} > {log} 2>&1"

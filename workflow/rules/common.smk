@@ -1,0 +1,156 @@
+"""Shared helpers: the config check, the (benchmark, game, seed) matrix at the chosen scale, run paths and the
+per-benchmark resources of each job (docs/workflow.md; workflow-practice §1, §9)."""
+
+import sys
+from pathlib import Path
+
+import jsonschema
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+from snakemake_interface_executor_plugins.settings import DeploymentMethod
+
+SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def _where(path) -> str:
+    """A JSON-schema error path as `benchmarks.atari.games[2]`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".") or "top level"
+
+
+def check_config(cfg: dict) -> None:
+    """Stop at parse time with one line naming the first bad key of `cfg`, then fill the schema's defaults."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(cfg))
+    if error is not None:
+        hint = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
+        if error.validator == "required":
+            missing = [key for key in error.validator_value if key not in error.instance]
+            hint = error.schema.get("properties", {}).get(missing[0], {}).get("description", "")
+        raise WorkflowError(f"config: {_where(error.absolute_path)}: {error.message}" + (f" ({hint})" if hint else ""))
+    validate(cfg, str(SCHEMA))
+
+
+def smoke() -> bool:
+    return config["scale"] == "smoke"
+
+
+# Paper runs use the project's result paths (docs/interfaces.md); smoke runs mirror them under results/smoke/, so
+# they never mix with paper runs, DVC-owned files or the git-tracked scores.
+RESULTS = "results/smoke" if config.get("scale") == "smoke" else "results"
+
+
+def benchmarks() -> list[str]:
+    return list(config["benchmarks"])
+
+
+def games(benchmark: str) -> list[str]:
+    """The games of `benchmark` at this scale; smoke runs its `smoke.games` entry, else the first game."""
+    if smoke():
+        return config["smoke"]["games"].get(benchmark, config["benchmarks"][benchmark]["games"][:1])
+    return config["benchmarks"][benchmark]["games"]
+
+
+def seeds() -> list[int]:
+    return config["smoke"]["seeds"] if smoke() else config["seeds"]
+
+
+def device() -> str:
+    return config["smoke"]["device"] if smoke() else config["device"]
+
+
+def wandb_mode() -> str:
+    return config["smoke"]["wandb_mode"] if smoke() else config["wandb_mode"]
+
+
+def eval_settings(benchmark: str) -> dict:
+    return config["smoke"]["eval"] if smoke() else config["benchmarks"][benchmark]["eval"]
+
+
+def job_resources(benchmark: str, job: str) -> dict:
+    """{gpu, cpus, mem_mb, runtime} of a `train` or `eval` job of `benchmark` at this scale."""
+    return (config["smoke"] if smoke() else config["benchmarks"][benchmark])["resources"][job]
+
+
+def run_dir(benchmark: str, game: str, seed: int) -> str:
+    return f"{RESULTS}/runs/{benchmark}/{game}/seed{seed}"
+
+
+def done_file(benchmark: str, game: str, seed: int) -> str:
+    """The training output (D4): `m3.train` writes it last; the run dir itself is never an output."""
+    return f"{run_dir(benchmark, game, seed)}/done"
+
+
+def scores_file(benchmark: str, game: str, seed: int) -> str:
+    return f"{RESULTS}/scores/{benchmark}/{game}/seed{seed}.json"
+
+
+def runs(benchmark: str, games_: list[str] | None = None, seeds_: list[int] | None = None) -> list[tuple[str, int]]:
+    """(game, seed) pairs of `benchmark` at this scale, optionally restricted to some games or seeds."""
+    return [(g, s) for g in (games_ or games(benchmark)) for s in (seeds_ or seeds())]
+
+
+def resource(job: str, key: str):
+    """A named resource function of the `train` or `eval` jobs: the config value for the job's benchmark."""
+
+    def per_benchmark(wildcards) -> int:
+        return job_resources(wildcards.benchmark, job)[key]
+
+    per_benchmark.__name__ = f"{job}_{key}"
+    return per_benchmark
+
+
+def run_dir_of(wildcards) -> str:
+    return run_dir(wildcards.benchmark, wildcards.game, wildcards.seed)
+
+
+def train_overrides(wildcards) -> str:
+    """The benchmark's extra Hydra overrides (config `benchmarks.<b>.overrides`), space-separated."""
+    return " ".join(config["benchmarks"][wildcards.benchmark]["overrides"])
+
+
+def eval_option(key: str):
+    def per_benchmark(wildcards) -> int:
+        return eval_settings(wildcards.benchmark)[key]
+
+    per_benchmark.__name__ = f"eval_{key}"
+    return per_benchmark
+
+
+# Jobs run in the Apptainer image under --sdm apptainer, where `python` is the image's; without it they run with
+# the Python that runs Snakemake (the project venv), whether or not that is on PATH.
+IN_CONTAINER = DeploymentMethod.APPTAINER in workflow.deployment_settings.deployment_method
+PYTHON = "python" if IN_CONTAINER else sys.executable
+ANALYSIS_PARAMS = "config/analysis.yaml"
+DVC_LOCK = ".dvc/tmp/m3-dvc.lock"  # the lock every dvc call of m3.analysis waits for (m3.analysis.dvccli.LOCK)
+SMOKE_REPS = 200  # bootstrap samples per statistic at smoke scale (paper: config/analysis.yaml)
+
+
+def analysed() -> set[str]:
+    """Benchmarks the analysis covers (config/analysis.yaml; dvc.yaml's aggregate@/figures@ stages)."""
+    path = Path(ANALYSIS_PARAMS)
+    return set(yaml.safe_load(path.read_text())["benchmarks"]) if path.exists() else set()
+
+
+def final_outputs(benchmark: str) -> list[str]:
+    """What finishes a benchmark: its figures (or the publish marker), or just its scores when not analysed."""
+    if benchmark not in analysed():
+        return [scores_file(benchmark, g, s) for g, s in runs(benchmark)]
+    if smoke():
+        return [f"results/smoke/figures/{benchmark}", f"results/smoke/metrics/{benchmark}.json"]
+    return [f"results/logs/publish/{benchmark}.done"]
+
+
+def all_scores(wildcards) -> list[str]:
+    return [scores_file(wildcards.benchmark, g, s) for g, s in runs(wildcards.benchmark)]
+
+
+def track_command(wildcards) -> str:
+    """`m3.analysis.track <b>` as the config's `publish` block asks, or `true` when tracking is off."""
+    if not config["publish"]["track"]:
+        return "true"
+    push = "" if config["publish"]["push"] else " --no-push"
+    return f"{PYTHON} -m m3.analysis.track {wildcards.benchmark}{push}"
