@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from m3.agent import Agent
+from m3.data import Episode, EpisodeBuilder
 from m3.envs.parallel import EPISODE_STATS, ParallelEnvs
 
 
@@ -25,12 +26,15 @@ class EpisodeResult:
     ret: float
     length: int
     stats: dict[str, float] = field(default_factory=dict)  # the env's `episode_stats` (e.g. Craftax achievements)
+    episode: Episode | None = None  # the whole episode, for the one `play_episodes` was asked to record
 
 
 @torch.no_grad()
 def play_episodes(agent: Agent, envs: ParallelEnvs, num_episodes: int, temperature: float, seed: int,
-                  generator: torch.Generator | None = None, progress: bool = False) -> list[EpisodeResult]:
-    """Play ⌈num_episodes / N⌉ rounds on the N envs at `temperature`, ε = 0; returns all episodes, N per round."""
+                  generator: torch.Generator | None = None, progress: bool = False,
+                  record_id: int | None = None) -> list[EpisodeResult]:
+    """Play ⌈num_episodes / N⌉ rounds on the N envs at `temperature`, ε = 0; returns all episodes, N per round.
+    With `record_id`, the first episode (round 0, env 0) is also kept whole, as `Episode` `record_id` (media)."""
     if num_episodes <= 0:
         raise ValueError(f"num_episodes must be positive, got {num_episodes}")
     n = envs.num_envs
@@ -45,9 +49,17 @@ def play_episodes(agent: Agent, envs: ParallelEnvs, num_episodes: int, temperatu
             returns, lengths = np.zeros(n), np.zeros(n, dtype=np.int64)
             stats: list[dict[str, float]] = [{} for _ in range(n)]
             state = agent.actor_critic.initial_state(n, agent.device)
+            builder = None
+            if record_id is not None and r == 0:
+                builder = EpisodeBuilder(record_id, agent.spec.action)
+                builder.start({k: v[0] for k, v in obs.items()})
             while alive.any():
                 actions, state = agent.act(obs, state, temperature=temperature, generator=generator)
+                recording = builder is not None and alive[0]
                 obs, rewards, terminated, truncated, infos = envs.step(actions, active=alive)
+                if recording:
+                    last = infos[0].get("final_obs", {k: v[0] for k, v in obs.items()})
+                    builder.step(actions[0], float(rewards[0]), bool(terminated[0]), last)
                 returns[alive] += rewards[alive]
                 lengths[alive] += 1
                 for i in np.flatnonzero(alive & (terminated | truncated)):
@@ -55,6 +67,8 @@ def play_episodes(agent: Agent, envs: ParallelEnvs, num_episodes: int, temperatu
                     alive[i] = False
                     bar.update(1)
             results += [EpisodeResult(float(returns[i]), int(lengths[i]), stats[i]) for i in range(n)]
+            if builder is not None:
+                results[0].episode = builder.episode()
     agent.train(was_training)
     return results
 

@@ -173,13 +173,18 @@ class Trainer:
         return {f"{name}/train/{k}": v / steps for k, v in sums.items()}
 
     # ---------------------------------------------------------------- evaluation
-    def evaluate(self, num_episodes: int, prefix: str) -> dict[str, float]:
+    def evaluate(self, num_episodes: int, prefix: str, epoch: int | None = None) -> dict[str, float]:
+        """Test episodes on the parallel test envs (§7.1 step 5). With `epoch` (the periodic evaluations), the
+        first one is kept in media/episodes/test."""
         c = self.cfg.collection.test
         if self.test_envs is None:
             self.test_envs = ParallelEnvs(self.cfg.benchmark, self.cfg.env,
                                           [self.cfg.seed + 1000 + i for i in range(c.num_envs)])
         results = play_episodes(self.agent, self.test_envs, num_episodes, c.temperature,
-                                seed=self.cfg.seed + 10_000 * (1 + self.collector.num_env_steps), generator=self.generator)
+                                seed=self.cfg.seed + 10_000 * (1 + self.collector.num_env_steps),
+                                generator=self.generator, record_id=epoch)
+        if epoch is not None:
+            save_episode(self.media, "test", results[0].episode, epoch, self.cfg.benchmark, self.cfg.env.game)
         return episode_metrics(results, prefix)
 
     def _save_reconstructions(self, epoch: int, num_segments: int = 8, length: int = 4) -> None:
@@ -223,7 +228,7 @@ class Trainer:
             periodic = epoch % cfg.evaluation.every == 0
             best = False
             if periodic and epoch >= t.tokenizer.start_after_epochs:
-                record |= self.evaluate(cfg.collection.test.num_episodes, "test_dataset")
+                record |= self.evaluate(cfg.collection.test.num_episodes, "test_dataset", epoch)
                 self._save_reconstructions(epoch)
                 if record["test_dataset/return"] > self.best_eval:
                     self.best_eval, self.epoch_of_best, best = record["test_dataset/return"], epoch, True

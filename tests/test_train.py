@@ -32,7 +32,8 @@ def test_smoke_run_then_rerun_is_a_no_op(tmp_path):
     run = RunDir(run_dir)
     assert run.is_done and run.config.exists() and (run.checkpoints / "last.pt").exists()
     assert (run_dir / "weights.pt").exists()
-    assert list((run_dir / "media" / "episodes" / "train").glob("episode_*_epoch_*.pt"))
+    for split in ("train", "test"):
+        assert list((run_dir / "media" / "episodes" / split).glob("episode_*_epoch_*.pt")), split
     assert json.loads(run.meta.read_text())["torch"] == torch.__version__
     epochs = [r["epoch"] for r in read_metrics(run_dir) if "duration" in r]
     assert epochs == [1, 2, 3, 4]
