@@ -1,5 +1,6 @@
 import math
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -11,8 +12,17 @@ THETA_LIMIT = 12 * 2 * math.pi / 360  # and the pole angle limit (12 degrees)
 
 
 def _fallen(vector: np.ndarray) -> bool:
-    x, theta = float(vector[0]), float(vector[2])
+    x, theta = float(vector[0]), float(vector[2]) / 10.0  # the wrapper scales the pole angle by 10
     return abs(x) > X_LIMIT or abs(theta) > THETA_LIMIT
+
+
+def test_only_the_pole_angle_is_scaled_by_ten():
+    raw = gym.make("CartPole-v1")
+    wrapped = make_env("cartpole", EnvConfig(), "train", seed=3)
+    expected, _ = raw.reset(seed=3)
+    obs, _ = wrapped.reset(seed=3)
+    np.testing.assert_allclose(obs["vector"], expected * np.array([1, 1, 10, 1], dtype=np.float32), rtol=1e-6)
+    assert wrapped.render().shape == (400, 600, 3)
 
 
 @pytest.mark.parametrize("mode", ["train", "test"])
