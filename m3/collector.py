@@ -92,7 +92,8 @@ class Collector:
             env_bytes = pickle.dumps(self.env)
         except Exception:  # an env holding native handles: resume starts a fresh episode instead
             env_bytes = None
-        return {"env": env_bytes, "obs": self.obs, "episode_id": None if self.builder is None else self.builder.episode_id,
+        episode_id = None if self.builder is None else self.builder.episode_id
+        return {"env": env_bytes, "obs": self.obs, "episode_id": episode_id,
                 "next_episode_id": self.next_episode_id, "num_env_steps": self.num_env_steps,
                 "num_episodes": self.num_episodes}
 

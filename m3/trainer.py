@@ -114,7 +114,8 @@ class Trainer:
         self.run.save(agent=self.agent.state_dict(),
                       optimizers={f"optimizer_{k}": o.state_dict() for k, o in self.optimizers.items()},
                       trainer=trainer,
-                      metadata={"epoch": epoch, "best_eval_score": self.best_eval, "epoch_of_best_score": self.epoch_of_best},
+                      metadata={"epoch": epoch, "best_eval_score": self.best_eval,
+                                "epoch_of_best_score": self.epoch_of_best},
                       best=best)
 
     # ---------------------------------------------------------------- updates
@@ -252,7 +253,8 @@ class Trainer:
 def _summary(epoch: int, epochs: int, record: dict[str, Any]) -> str:
     keys = ["train_dataset/return", "tokenizer/train/total_loss", "world_model/train/total_loss",
             "actor_critic/train/total_loss", "test_dataset/return"]
-    parts = [f"{k.split('/')[0]}={record[k]:.3f}" if "loss" in k else f"{k}={record[k]:.1f}" for k in keys if k in record]
+    parts = [f"{k.split('/')[0]}={record[k]:.3f}" if "loss" in k else f"{k}={record[k]:.1f}"
+             for k in keys if k in record]
     return f"epoch {epoch}/{epochs} " + " ".join(parts) + f" ({record['duration']:.1f}s)"
 
 

@@ -15,7 +15,8 @@ def test_atari_numbers():
     assert cfg.world_model.retnet.num_layers == 10 and cfg.world_model.retnet.max_blocks == 10
     assert cfg.world_model.context_length == 2 and cfg.imagination.imagine_horizon == 10
     t = cfg.training
-    assert (t.tokenizer.start_after_epochs, t.world_model.start_after_epochs, t.actor_critic.start_after_epochs) == (5, 25, 50)
+    starts = (t.tokenizer.start_after_epochs, t.world_model.start_after_epochs, t.actor_critic.start_after_epochs)
+    assert starts == (5, 25, 50)
     assert (t.world_model.batch_size, t.world_model.max_grad_norm, t.world_model.weight_decay) == (32, 3.0, 0.05)
     assert cfg.collection.train.epsilon == 0.01 and cfg.evaluation.every == 20
     assert cfg.tokenizer.perceptual_loss is True

@@ -102,7 +102,8 @@ def imagine(tokenizer: MultiModalTokenizer, world_model: WorldModel, controller:
     steps: dict[str, list[Tensor]] = {f.name: [] for f in fields(Trajectory)}
     with _eval_mode(tokenizer, world_model):
         with torch.no_grad():
-            tokens = tokenizer.tokenize(_at(batch["obs"], slice(0, L - 1)))  # {name: (B, L − 1, ...)}; o_{L−1} unused
+            # {name: (B, L − 1, ...)}; the last step o_{L−1} is never consumed
+            tokens = tokenizer.tokenize(_at(batch["obs"], slice(0, L - 1)))
             codes = tokenizer.codes(tokens)
             state = controller.burn_in(_at(codes, idx.burn_in), actions[:, idx.burn_in], mask[:, idx.burn_in])
             wm_state = world_model.imagine_reset(_at(tokens, idx.context_obs), actions[:, idx.context_actions],
