@@ -36,7 +36,7 @@ def main() -> None:
         start = time.time()
         subprocess.run([sys.executable, "-m", "m3.train", f"benchmark={args.env}", f"seed={seed}", f"run_dir={run_dir}",
                         f"epochs={epochs}", f"collection.train.stop_after_epochs={epochs}", f"device={args.device}",
-                        *args.overrides], check=True)
+                        *args.overrides], check=True, stdout=sys.stderr)  # stdout carries only the JSON
         records = read_metrics(run_dir)
         curve, wall, steps = [], 0.0, 0
         for r in records:
