@@ -2,7 +2,7 @@
 
 ```
 <run_dir>/media/
-  reconstructions/epoch_XXX_t_YYY.png               originals above their VQ-VAE reconstructions (image envs)
+  reconstructions/epoch_<epoch:03d>_t_<step:03d>.png   originals above their VQ-VAE reconstructions (image envs)
   episodes/{train,test}/episode_<id>_epoch_<e>.pt    at most MAX_EPISODES per folder (the newest), plus
   episodes/{train,test}/best_episode_<id>_epoch_<e>.pt   the one with the highest return so far
   episodes/imagination/                             created, empty (as officially)
@@ -88,7 +88,8 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 @torch.no_grad()
 def save_reconstructions(media: MediaDir, epoch: int, frames: torch.Tensor, tokenizer: ImageTokenizer) -> list[Path]:
     """uint8 frames (B, T, 3, H, W), e.g. B test segments of T steps → one PNG per step t:
-    `reconstructions/epoch_XXX_t_YYY.png`, the B originals above their reconstructions (§7.1 step 5)."""
+    `reconstructions/epoch_<epoch:03d>_t_<step:03d>.png`, the B originals above their reconstructions
+    (§7.1 step 5)."""
     if frames.ndim != 5 or frames.dtype != torch.uint8:
         raise ValueError(f"expected uint8 frames (B, T, 3, H, W), got {frames.dtype} {tuple(frames.shape)}")
     was_training = tokenizer.training
