@@ -1,22 +1,62 @@
 """Learning curves: evaluation return against env steps and wall time, per seed, printed as JSON.
 
-Each seed is a real `python -m m3.train` run (resumable: rerunning continues unfinished runs). The target of
-issue 2 is a mean evaluation return ≥ 300 on CartPole within 50K env steps.
+Each seed is a real `python -m m3.train` run (resumable: rerunning continues unfinished runs and returns at once
+for finished ones). The target of issue 2 is a mean evaluation return ≥ 300 on CartPole within 50K env steps.
+With --jobs N > 1 the seeds train N at a time, each with cores/N torch threads (unless OMP_NUM_THREADS is set),
+and each run's console output goes to <run_dir>.log instead of stderr.
 Usage (repository root): python benchmarks/learning.py --env cartpole --seeds 0 1 2 --steps 50000
-    [--run-root runs/learning] [--device cpu] [-- extra Hydra overrides]
+    [--jobs 3] [--run-root runs/learning] [--device cpu] [-- extra Hydra overrides]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from m3.config import compose_config
-from m3.metrics import read_metrics
+from m3.metrics import learning_curve, read_metrics
+
+
+def train_command(args: argparse.Namespace, seed: int, epochs: int, run_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "m3.train", f"benchmark={args.env}", f"seed={seed}", f"run_dir={run_dir}",
+            f"epochs={epochs}", f"collection.train.stop_after_epochs={epochs}", f"device={args.device}",
+            *args.overrides]
+
+
+def run_seeds(args: argparse.Namespace, epochs: int) -> dict[int, float]:
+    """Train every seed, `args.jobs` at a time; returns the wall seconds of each seed's call."""
+    env = dict(os.environ)
+    if args.jobs > 1:
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.jobs)))
+    pending, running, walls = list(args.seeds), {}, {}
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            seed = pending.pop(0)
+            run_dir = args.run_root / args.env / f"seed{seed}"
+            run_dir.parent.mkdir(parents=True, exist_ok=True)
+            out = sys.stderr if args.jobs == 1 else open(run_dir.with_suffix(".log"), "a")  # noqa: SIM115
+            if args.jobs > 1:
+                print(f"learning: seed {seed} training, console output in {out.name}", file=sys.stderr, flush=True)
+            proc = subprocess.Popen(train_command(args, seed, epochs, run_dir), stdout=out, stderr=out, env=env)
+            running[seed] = (proc, out, time.time())
+        time.sleep(1.0)
+        for seed, (proc, out, start) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            del running[seed]
+            walls[seed] = round(time.time() - start, 1)
+            if out is not sys.stderr:
+                out.close()
+            if proc.returncode != 0:
+                for other, *_ in running.values():
+                    other.terminate()
+                sys.exit(f"learning: seed {seed} failed with exit code {proc.returncode}")
+    return walls
 
 
 def main() -> None:
@@ -24,34 +64,34 @@ def main() -> None:
     p.add_argument("--env", default="cartpole", help="benchmark name (config/m3/benchmark/<env>.yaml)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=50_000, help="env steps to collect per seed")
+    p.add_argument("--jobs", type=int, default=1, help="seeds trained at once")
     p.add_argument("--run-root", type=Path, default=Path("runs/learning"))
     p.add_argument("--device", default="cpu")
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run")
     args = p.parse_args()
+    if args.jobs < 1:
+        p.error(f"--jobs must be at least 1, got {args.jobs}")
     base = compose_config([f"benchmark={args.env}", "run_dir=/tmp/unused", *args.overrides])
     epochs = -(-args.steps // base.collection.train.num_steps)
-    report = {"env": args.env, "steps": args.steps, "epochs": epochs, "seeds": {}}
+    walls = run_seeds(args, epochs)
+    report = {"env": args.env, "steps": args.steps, "epochs": epochs, "jobs": args.jobs, "seeds": {}}
     for seed in args.seeds:
         run_dir = args.run_root / args.env / f"seed{seed}"
-        start = time.time()
-        subprocess.run([sys.executable, "-m", "m3.train", f"benchmark={args.env}", f"seed={seed}", f"run_dir={run_dir}",
-                        f"epochs={epochs}", f"collection.train.stop_after_epochs={epochs}", f"device={args.device}",
-                        *args.overrides], check=True, stdout=sys.stderr)  # stdout carries only the JSON
-        records = read_metrics(run_dir)
-        curve, wall, steps = [], 0.0, 0
-        for r in records:
-            wall += r.get("duration", 0.0)
-            steps = r.get("train_dataset/#steps", steps)
-            if "test_dataset/return" in r:
-                curve.append({"epoch": r["epoch"], "env_steps": steps, "wall_s": round(wall, 1),
-                              "return": r["test_dataset/return"]})
-        final = [r["final/return"] for r in records if "final/return" in r]
+        curve = learning_curve(run_dir)
+        final = [r["final/return"] for r in read_metrics(run_dir) if "final/return" in r]
         report["seeds"][seed] = {"curve": curve, "final_return": final[-1] if final else None,
-                                 "best_eval_return": max((c["return"] for c in curve), default=None),
-                                 "wall_s_this_call": round(time.time() - start, 1)}
+                                 "best_eval_return": max(curve["returns"], default=None),
+                                 "wall_s_this_call": walls[seed]}
     finals = [s["final_return"] for s in report["seeds"].values() if s["final_return"] is not None]
     report["mean_final_return"] = sum(finals) / len(finals) if finals else None
+    report["mean_eval_return_by_epoch"] = mean_by_epoch([s["curve"] for s in report["seeds"].values()])
     print(json.dumps(report, indent=2))
+
+
+def mean_by_epoch(curves: list[dict[str, list]]) -> dict[int, float]:
+    """The mean over seeds of the evaluation return at each epoch that every seed evaluated."""
+    common = set.intersection(*(set(c["epochs"]) for c in curves)) if curves else set()
+    return {e: sum(c["returns"][c["epochs"].index(e)] for c in curves) / len(curves) for e in sorted(common)}
 
 
 if __name__ == "__main__":

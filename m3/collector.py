@@ -60,7 +60,7 @@ class Collector:
         if self.builder is None:
             self._start_episode()
         state = self._burn_in_state()
-        returns, lengths = [], []
+        returns, lengths, step_rewards, actions = [], [], [], []
         self.last_finished = None
         for _ in range(num_steps):
             batch_obs = {k: v[None] for k, v in self.obs.items()}
@@ -68,6 +68,8 @@ class Collector:
                                            generator=generator)
             self.obs, reward, terminated, truncated, _ = self.env.step(action[0])
             self.builder.step(action[0], float(reward), bool(terminated), self.obs)
+            step_rewards.append(float(reward))
+            actions.append(action[0])
             self.num_env_steps += 1
             if progress is not None:
                 progress.update(1)
@@ -81,6 +83,11 @@ class Collector:
                 state = self.agent.actor_critic.initial_state(1, self.agent.device)
         self.store.add(self.builder.episode())  # the unfinished episode, extended next epoch
         metrics = {"train_dataset/#episodes": self.num_episodes, "train_dataset/#steps": self.num_env_steps}
+        if num_steps > 0:
+            metrics["train_dataset/rewards_per_step"] = float(np.mean(step_rewards))
+        if num_steps > 0 and self.agent.spec.action.kind == "discrete":  # each action's share of the steps (§7.4)
+            counts = np.bincount(np.asarray(actions, dtype=np.int64), minlength=self.agent.spec.action.n)
+            metrics |= {f"train_dataset/action_dist/{a}": float(c) / num_steps for a, c in enumerate(counts)}
         if returns:
             metrics |= {"train_dataset/return": float(np.mean(returns)),
                         "train_dataset/episode_length": float(np.mean(lengths))}

@@ -32,7 +32,7 @@ from m3.checkpoint import CheckpointError
 from m3.config import ConfigError
 from m3.envs.parallel import ParallelEnvs
 from m3.evaluation import play_episodes
-from m3.metrics import read_metrics
+from m3.metrics import learning_curve
 from m3.version import code_version
 from m3.weights import LoadedWeights, load_agent
 
@@ -113,19 +113,6 @@ def sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def learning_curve(run_dir: Path | None) -> dict[str, list]:
-    """The periodic evaluations of metrics.jsonl: epoch, agent env steps so far, `test_dataset/return`."""
-    curve: dict[str, list] = {"epochs": [], "env_steps": [], "returns": []}
-    steps = 0
-    for record in read_metrics(run_dir) if run_dir is not None else []:
-        steps = record.get("train_dataset/#steps", steps)
-        if record.get("test_dataset/return") is not None:
-            curve["epochs"].append(record["epoch"])
-            curve["env_steps"].append(steps)
-            curve["returns"].append(record["test_dataset/return"])
-    return curve
 
 
 def play(args: EvaluateArgs, agent: Agent, loaded: LoadedWeights, start: float) -> dict[str, Any]:

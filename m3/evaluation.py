@@ -32,9 +32,9 @@ class EpisodeResult:
 @torch.no_grad()
 def play_episodes(agent: Agent, envs: ParallelEnvs, num_episodes: int, temperature: float, seed: int,
                   generator: torch.Generator | None = None, progress: bool = False,
-                  record_id: int | None = None) -> list[EpisodeResult]:
+                  record: int = 0) -> list[EpisodeResult]:
     """Play ⌈num_episodes / N⌉ rounds on the N envs at `temperature`, ε = 0; returns all episodes, N per round.
-    With `record_id`, the first episode (round 0, env 0) is also kept whole, as `Episode` `record_id` (media)."""
+    The first `record` episodes are also kept whole, episode j as `Episode` j (the test dataset of §7.1 step 5)."""
     if num_episodes <= 0:
         raise ValueError(f"num_episodes must be positive, got {num_episodes}")
     n = envs.num_envs
@@ -49,26 +49,24 @@ def play_episodes(agent: Agent, envs: ParallelEnvs, num_episodes: int, temperatu
             returns, lengths = np.zeros(n), np.zeros(n, dtype=np.int64)
             stats: list[dict[str, float]] = [{} for _ in range(n)]
             state = agent.actor_critic.initial_state(n, agent.device)
-            builder = None
-            if record_id is not None and r == 0:
-                builder = EpisodeBuilder(record_id, agent.spec.action)
-                builder.start({k: v[0] for k, v in obs.items()})
+            builders = {i: EpisodeBuilder(r * n + i, agent.spec.action) for i in range(n) if r * n + i < record}
+            for i, builder in builders.items():
+                builder.start({k: v[i] for k, v in obs.items()})
             while alive.any():
                 actions, state = agent.act(obs, state, temperature=temperature, generator=generator)
-                recording = builder is not None and alive[0]
+                recording = [i for i in builders if alive[i]]
                 obs, rewards, terminated, truncated, infos = envs.step(actions, active=alive)
-                if recording:
-                    last = infos[0].get("final_obs", {k: v[0] for k, v in obs.items()})
-                    builder.step(actions[0], float(rewards[0]), bool(terminated[0]), last)
+                for i in recording:
+                    last = infos[i].get("final_obs", {k: v[i] for k, v in obs.items()})
+                    builders[i].step(actions[i], float(rewards[i]), bool(terminated[i]), last)
                 returns[alive] += rewards[alive]
                 lengths[alive] += 1
                 for i in np.flatnonzero(alive & (terminated | truncated)):
                     stats[i] = dict(infos[i].get(EPISODE_STATS, {}))
                     alive[i] = False
                     bar.update(1)
-            results += [EpisodeResult(float(returns[i]), int(lengths[i]), stats[i]) for i in range(n)]
-            if builder is not None:
-                results[0].episode = builder.episode()
+            results += [EpisodeResult(float(returns[i]), int(lengths[i]), stats[i],
+                                      builders[i].episode() if i in builders else None) for i in range(n)]
     agent.train(was_training)
     return results
 

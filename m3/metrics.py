@@ -49,3 +49,19 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def learning_curve(run_dir: Path | None) -> dict[str, list]:
+    """The periodic evaluations of a run: epoch, agent env steps so far, training wall time so far (the summed
+    epoch `duration`s, resumes excluded) and `test_dataset/return`."""
+    curve: dict[str, list] = {"epochs": [], "env_steps": [], "wall_s": [], "returns": []}
+    steps, wall = 0, 0.0
+    for record in read_metrics(run_dir) if run_dir is not None else []:
+        steps = record.get("train_dataset/#steps", steps)
+        wall += record.get("duration", 0.0)
+        if record.get("test_dataset/return") is not None:
+            curve["epochs"].append(record["epoch"])
+            curve["env_steps"].append(steps)
+            curve["wall_s"].append(round(wall, 1))
+            curve["returns"].append(record["test_dataset/return"])
+    return curve

@@ -26,6 +26,7 @@ from m3.config import M3Config, to_dict
 from m3.data import PrioritizedSampler, ReplayStore, batch_to
 from m3.envs import registry
 from m3.envs.parallel import ParallelEnvs
+from m3.eval_losses import eval_losses
 from m3.evaluation import episode_metrics, play_episodes
 from m3.version import code_version
 from m3.weights import save_weights
@@ -165,28 +166,36 @@ class Trainer:
         self.agent.eval()
         module.train()
         sums: dict[str, float] = {}
+        grad_norms = []
         for _ in range(steps):
             metrics = step(epoch)
+            grad_norms.append(metrics.pop("grad_norm"))
             for k, v in metrics.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
             bar.update(1)
             bar.set_postfix({name: f"{float(metrics['total_loss']):.3f}"}, refresh=False)
-        return {f"{name}/train/{k}": v / steps for k, v in sums.items()}
+        record = {f"{name}/train/{k}": v / steps for k, v in sums.items()}
+        record |= {f"{name}/train/mean_grad_norm": sum(grad_norms) / steps,  # pre-clip norms (§7.4)
+                   f"{name}/train/max_grad_norm": max(grad_norms), f"{name}/train/min_grad_norm": min(grad_norms)}
+        return record
 
     # ---------------------------------------------------------------- evaluation
     def evaluate(self, num_episodes: int, prefix: str, epoch: int | None = None) -> dict[str, float]:
         """Test episodes on the parallel test envs (§7.1 step 5). With `epoch` (the periodic evaluations), the
-        first one is kept in media/episodes/test."""
+        episodes form the test dataset: the tokenizer and world-model losses are computed on them and the first
+        one is kept in media/episodes/test."""
         c = self.cfg.collection.test
         if self.test_envs is None:
             self.test_envs = ParallelEnvs(self.cfg.benchmark, self.cfg.env,
                                           [self.cfg.seed + 1000 + i for i in range(c.num_envs)])
         results = play_episodes(self.agent, self.test_envs, num_episodes, c.temperature,
                                 seed=self.cfg.seed + 10_000 * (1 + self.collector.num_env_steps),
-                                generator=self.generator, record_id=epoch)
+                                generator=self.generator, record=num_episodes if epoch is not None else 0)
+        metrics = episode_metrics(results, prefix)
         if epoch is not None:
             save_episode(self.media, "test", results[0].episode, epoch, self.cfg.benchmark, self.cfg.env.game)
-        return episode_metrics(results, prefix)
+            metrics |= eval_losses(self.agent, self.cfg, [r.episode for r in results if r.episode is not None])
+        return metrics
 
     def _save_reconstructions(self, epoch: int, num_segments: int = 8, length: int = 4) -> None:
         """Originals above their reconstructions for a few stored segments (§7.1 step 5; image envs only). The

@@ -63,7 +63,7 @@ def test_scores_file_from_a_run_folder(run_dir, capsys):
     scores = json.loads((run_dir / "scores.json").read_text())
     check_scores(scores, run_dir, episodes=3, envs=2)
     assert scores["epoch"] == 4 and scores["seed"] == 3
-    assert scores["curve"] == {"epochs": [2, 4], "env_steps": [100, 100], "returns": [12.5, 20.0]}
+    assert scores["curve"] == {"epochs": [2, 4], "env_steps": [100, 100], "wall_s": [0.0, 0.0], "returns": [12.5, 20.0]}
     assert "mean return" in capsys.readouterr().out
 
 
@@ -79,7 +79,7 @@ def test_same_seed_same_episodes_and_a_weights_file_elsewhere(run_dir, tmp_path)
     a, b, c = (json.loads((tmp_path / f"{x}.json").read_text()) for x in "abc")
     check_scores(c, run_dir, episodes=4, envs=2, weights=pulled)
     assert b["checkpoint"] == str(pulled) and b["checkpoint_sha256"] == a["checkpoint_sha256"]
-    assert b["curve"] == {"epochs": [], "env_steps": [], "returns": []}
+    assert b["curve"] == {"epochs": [], "env_steps": [], "wall_s": [], "returns": []}
     assert a["returns"] == b["returns"] and a["lengths"] == b["lengths"]
     assert c["returns"] != a["returns"]
 

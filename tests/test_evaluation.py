@@ -58,18 +58,19 @@ def test_parallel_protocol_equals_the_in_process_reference(agent):
     assert agent.training  # play_episodes restores the mode it found
 
 
-def test_the_recorded_episode_is_the_first_one_whole(agent):
+def test_recorded_episodes_are_the_first_ones_whole(agent):
     seeds = [100, 101, 102]
     with ParallelEnvs("cartpole", CARTPOLE, seeds) as envs:
-        results = play_episodes(agent, envs, 5, 0.5, 40, torch.Generator().manual_seed(1), record_id=7)
-    assert [r.episode is not None for r in results] == [True] + [False] * 5
-    episode = results[0].episode
-    assert episode.id == 7 and len(episode) == results[0].length + 1  # N actions, N + 1 stored steps (§7.2)
-    assert float(episode.rewards.sum()) == results[0].ret
+        results = play_episodes(agent, envs, 5, 0.5, 40, torch.Generator().manual_seed(1), record=4)
+    assert [r.episode is not None for r in results] == [True] * 4 + [False] * 2  # across the round boundary
     env = make_env("cartpole", CARTPOLE, "test", 0)
-    first, _ = env.reset(seed=40)  # episode 0 starts from reset(seed=seed + 0)
-    np.testing.assert_array_equal(episode.observations["vector"][0].numpy(), first["vector"])
-    assert int(episode.ends[results[0].length - 1]) == 1  # CartPole falls (terminated) well before 500 steps
+    for j, result in enumerate(results[:4]):
+        episode = result.episode
+        assert episode.id == j and len(episode) == result.length + 1  # N actions, N + 1 stored steps (§7.2)
+        assert float(episode.rewards.sum()) == result.ret
+        first, _ = env.reset(seed=40 + j)  # episode j starts from reset(seed=seed + j)
+        np.testing.assert_array_equal(episode.observations["vector"][0].numpy(), first["vector"])
+        assert int(episode.ends[result.length - 1]) == 1  # CartPole falls (terminated) well before 500 steps
 
 
 def test_nonpositive_episode_counts_are_rejected(agent):

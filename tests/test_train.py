@@ -40,6 +40,17 @@ def test_smoke_run_then_rerun_is_a_no_op(tmp_path):
     assert any("final/return" in r for r in read_metrics(run_dir))
     assert any(k.startswith("world_model/train/") for r in read_metrics(run_dir) for k in r)
     assert any(k.startswith("actor_critic/train/") for r in read_metrics(run_dir) for k in r)
+    records = read_metrics(run_dir)
+    evaluated = [r for r in records if "test_dataset/return" in r]
+    assert [r["epoch"] for r in evaluated] == [2, 4]  # evaluation.every = 2 in the smoke preset
+    assert all(r["world_model/eval/total_loss"] > 0 for r in evaluated)  # losses on the test episodes (§7.1)
+    collected = [r for r in records if "duration" in r]
+    assert all(r["train_dataset/rewards_per_step"] == 1.0 for r in collected)  # CartPole pays 1 per step
+    for r in collected:  # each action's share of the epoch's steps
+        assert sum(r[f"train_dataset/action_dist/{a}"] for a in (0, 1)) == pytest.approx(1.0)
+    trained = [r for r in records if "world_model/train/mean_grad_norm" in r]
+    assert trained and all(r["world_model/train/min_grad_norm"] <= r["world_model/train/mean_grad_norm"]
+                           <= r["world_model/train/max_grad_norm"] for r in trained)
     second = train(run_dir)
     assert second.returncode == 0 and "nothing to do" in second.stdout
 

@@ -164,6 +164,5 @@ class ImageTokenizer(nn.Module):
             terms["perceptual_loss"] = self.lpips(target, reconstruction).mean()
         loss = sum(terms.values())
         metrics = {name: value.item() for name, value in terms.items()}
-        metrics["loss"] = loss.item()
         metrics["codebook_usage"] = tokens.unique().numel() / self.cfg.vocab_size
         return loss, metrics
