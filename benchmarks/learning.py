@@ -4,8 +4,11 @@ Each seed is a real `python -m m3.train` run (resumable: rerunning continues unf
 for finished ones). The target of issue 2 is a mean evaluation return ≥ 300 on CartPole within 50K env steps.
 With --jobs N > 1 the seeds train N at a time, each with cores/N torch threads (unless OMP_NUM_THREADS is set),
 and each run's console output goes to <run_dir>.log instead of stderr.
+The report gives the first evaluation at which the mean over seeds reaches --target; --plot writes a figure of
+every seed's curve and their mean against env steps.
 Usage (repository root): python benchmarks/learning.py --env cartpole --seeds 0 1 2 --steps 50000
-    [--jobs 3] [--run-root runs/learning] [--device cpu] [-- extra Hydra overrides]
+    [--jobs 3] [--target 300] [--plot docs/figures/cartpole_learning.png] [--run-root runs/learning]
+    [--device cpu] [-- extra Hydra overrides]
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=1, help="seeds trained at once")
     p.add_argument("--run-root", type=Path, default=Path("runs/learning"))
     p.add_argument("--device", default="cpu")
+    p.add_argument("--target", type=float, default=300.0, help="mean eval return to reach (issue 2: CartPole 300)")
+    p.add_argument("--plot", type=Path, help="write the learning curves to this image file")
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run")
     args = p.parse_args()
     if args.jobs < 1:
@@ -84,7 +89,15 @@ def main() -> None:
                                  "wall_s_this_call": walls[seed]}
     finals = [s["final_return"] for s in report["seeds"].values() if s["final_return"] is not None]
     report["mean_final_return"] = sum(finals) / len(finals) if finals else None
-    report["mean_eval_return_by_epoch"] = mean_by_epoch([s["curve"] for s in report["seeds"].values()])
+    curves = [s["curve"] for s in report["seeds"].values()]
+    mean = mean_by_epoch(curves)
+    steps_at = dict(zip(curves[0]["epochs"], curves[0]["env_steps"]))
+    report["mean_eval_return_by_epoch"] = mean
+    reached = [e for e, r in mean.items() if r >= args.target]
+    report["target"] = args.target
+    report["target_reached_at"] = {"epoch": reached[0], "env_steps": steps_at[reached[0]]} if reached else None
+    if args.plot:
+        plot(report, args.plot, steps_at)
     print(json.dumps(report, indent=2))
 
 
@@ -92,6 +105,26 @@ def mean_by_epoch(curves: list[dict[str, list]]) -> dict[int, float]:
     """The mean over seeds of the evaluation return at each epoch that every seed evaluated."""
     common = set.intersection(*(set(c["epochs"]) for c in curves)) if curves else set()
     return {e: sum(c["returns"][c["epochs"].index(e)] for c in curves) / len(curves) for e in sorted(common)}
+
+
+def plot(report: dict, path: Path, steps_at: dict[int, int]) -> None:
+    """Each seed's evaluation return and the mean over seeds against env steps, with the target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.0, 4.0), layout="constrained")
+    for seed, result in report["seeds"].items():
+        ax.plot(result["curve"]["env_steps"], result["curve"]["returns"], lw=1, alpha=0.6, label=f"seed {seed}")
+    mean = report["mean_eval_return_by_epoch"]
+    ax.plot([steps_at[e] for e in mean], list(mean.values()), color="black", lw=2, label="mean over seeds")
+    ax.axhline(report["target"], color="grey", ls="--", lw=1, label=f"target {report['target']:g}")
+    ax.set(xlabel="env steps", ylabel="evaluation return (temperature 0.5)", title=f"{report['env']}: learning curves")
+    ax.legend(loc="lower right")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
