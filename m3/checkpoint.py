@@ -11,6 +11,7 @@
   checkpoints/dataset/        one <episode_id>.pt per train episode (written by the replay store)
   media/                      reconstructions, episodes, recordings
   metrics.jsonl  meta.json  done
+  .lock                       held (flock) by the one process training in this folder
 ```
 Every file is written atomically (m3.atomic). A checkpoint first copies the previous small files to
 `checkpoints_tmp/`; if a run dies while writing, the next start restores that copy, so `last.pt` and its
@@ -19,9 +20,11 @@ companions always belong to one and the same epoch.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
@@ -34,6 +37,10 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be read; the message names the file."""
 
 
+class RunInUseError(RuntimeError):
+    """Another live process trains in this run folder."""
+
+
 class RunDir:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -44,6 +51,27 @@ class RunDir:
         self.media = self.root / "media"
         self.done = self.root / "done"
         self.meta = self.root / "meta.json"
+        self.lock_file = self.root / ".lock"
+        self._lock: IO[str] | None = None
+
+    def lock(self) -> None:
+        """Take the folder's exclusive lock for the life of this RunDir (the kernel also drops it when the process
+        dies, even by SIGKILL, so a killed run can be resumed at once). Raises RunInUseError naming the holder's
+        pid when another process has it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = open(self.lock_file, "a+")  # noqa: SIM115 (held open on purpose)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise RunInUseError(f"{self.root} is in use by another m3.train (pid {holder}); wait for it to end, "
+                                "stop it, or use another run_dir") from None
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._lock = handle
 
     @property
     def is_done(self) -> bool:

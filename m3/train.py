@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from m3.checkpoint import RunDir
+from m3.checkpoint import RunDir, RunInUseError
 from m3.config import ConfigError, M3Config, from_yaml, load_config, to_dict, to_yaml
 from m3.atomic import atomic_write_text
 from m3.trainer import NonFiniteLossError, Trainer
@@ -60,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         if run.is_done:
             print(f"{run.root} is finished ({run.done} exists); nothing to do.")
             return 0
+        run.lock()  # held until main returns
         prepare_run(cfg, run)
-    except ConfigError as e:
+    except (ConfigError, RunInUseError) as e:
         print(f"m3.train: error: {e}", file=sys.stderr)
         return 2
     trainer = Trainer(cfg, run)

@@ -61,6 +61,15 @@ def test_bad_override_stops_before_any_work(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_second_trainer_on_a_busy_run_folder_stops_at_once(tmp_path):
+    holder = RunDir(tmp_path / "run")
+    holder.lock()  # this test process trains there, as far as m3.train can tell
+    result = train(tmp_path / "run", timeout=60)
+    assert result.returncode == 2
+    assert f"{tmp_path / 'run'} is in use by another m3.train (pid {os.getpid()})" in result.stderr
+    assert not (tmp_path / "run" / "config").exists()  # stopped before writing anything
+
+
 def test_changed_config_on_resume_is_refused(tmp_path):
     run_dir = tmp_path / "run"
     cfg = load_config([f"run_dir={run_dir}", *SMOKE])
