@@ -7,7 +7,6 @@ from pathlib import Path
 import jsonschema
 import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
@@ -22,7 +21,7 @@ def _where(path) -> str:
 
 
 def check_config(cfg: dict) -> None:
-    """Stop at parse time with one line naming the first bad key of `cfg`, then fill the schema's defaults."""
+    """Stop at parse time with one line naming the first bad key of `cfg`."""
     schema = yaml.safe_load(SCHEMA.read_text())
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(cfg))
     if error is not None:
@@ -31,7 +30,6 @@ def check_config(cfg: dict) -> None:
             missing = [key for key in error.validator_value if key not in error.instance]
             hint = error.schema.get("properties", {}).get(missing[0], {}).get("description", "")
         raise WorkflowError(f"config: {_where(error.absolute_path)}: {error.message}" + (f" ({hint})" if hint else ""))
-    validate(cfg, str(SCHEMA))
 
 
 def smoke() -> bool:
@@ -88,9 +86,9 @@ def scores_file(benchmark: str, game: str, seed: int) -> str:
     return f"{RESULTS}/scores/{benchmark}/{game}/seed{seed}.json"
 
 
-def runs(benchmark: str, games_: list[str] | None = None, seeds_: list[int] | None = None) -> list[tuple[str, int]]:
-    """(game, seed) pairs of `benchmark` at this scale, optionally restricted to some games or seeds."""
-    return [(g, s) for g in (games_ or games(benchmark)) for s in (seeds_ or seeds())]
+def scores_files(benchmark: str, seeds_: list[int] | None = None) -> list[str]:
+    """The scores files of every game of `benchmark` at this scale, for all seeds or for `seeds_`."""
+    return [scores_file(benchmark, g, s) for g in games(benchmark) for s in (seeds_ or seeds())]
 
 
 def resource(job: str, key: str):
@@ -109,7 +107,7 @@ def run_dir_of(wildcards) -> str:
 
 def train_overrides(wildcards) -> str:
     """The benchmark's extra Hydra overrides (config `benchmarks.<b>.overrides`), space-separated."""
-    return " ".join(config["benchmarks"][wildcards.benchmark]["overrides"])
+    return " ".join(config["benchmarks"][wildcards.benchmark].get("overrides", []))
 
 
 def eval_option(key: str):
@@ -138,14 +136,14 @@ def analysed() -> set[str]:
 def final_outputs(benchmark: str) -> list[str]:
     """What finishes a benchmark: its figures (or the publish marker), or just its scores when not analysed."""
     if benchmark not in analysed():
-        return [scores_file(benchmark, g, s) for g, s in runs(benchmark)]
+        return scores_files(benchmark)
     if smoke():
         return [f"results/smoke/figures/{benchmark}", f"results/smoke/metrics/{benchmark}.json"]
     return [f"results/logs/publish/{benchmark}.done"]
 
 
 def all_scores(wildcards) -> list[str]:
-    return [scores_file(wildcards.benchmark, g, s) for g, s in runs(wildcards.benchmark)]
+    return scores_files(wildcards.benchmark)
 
 
 def track_command(wildcards) -> str:

@@ -5,10 +5,10 @@ treeverse/dvc#8602) are not evaluated again."""
 
 rule evaluate:
     input:
-        ancient(f"{RESULTS}/runs/{{benchmark}}/{{game}}/seed{{seed}}/done"),
+        ancient(done_file("{benchmark}", "{game}", "{seed}")),
     output:
         report(
-            f"{RESULTS}/scores/{{benchmark}}/{{game}}/seed{{seed}}.json",
+            scores_file("{benchmark}", "{game}", "{seed}"),
             caption="../report/scores.rst",
             category="Scores",
             subcategory="{benchmark}",

@@ -21,13 +21,13 @@ for bench in benchmarks():
             name:
                 f"train_{bench}_seed{seed}"
             input:
-                [done_file(bench, g, s) for g, s in runs(bench, seeds_=[seed])],
+                [done_file(bench, g, seed) for g in games(bench)],
 
         rule:
             name:
                 f"eval_{bench}_seed{seed}"
             input:
-                [scores_file(bench, g, s) for g, s in runs(bench, seeds_=[seed])],
+                scores_files(bench, [seed]),
 
         for game in games(bench):
 

@@ -8,7 +8,7 @@ history across attempts. On a workstation the job first takes a GPU slot (workfl
 
 rule train:
     output:
-        f"{RESULTS}/runs/{{benchmark}}/{{game}}/seed{{seed}}/done",
+        done_file("{benchmark}", "{game}", "{seed}"),
     log:
         f"{RESULTS}/logs/train/{{benchmark}}/{{game}}/seed{{seed}}.log",
     benchmark:
