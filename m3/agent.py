@@ -15,7 +15,7 @@ from m3.config import M3Config
 from m3.envs.spec import EnvSpec
 from m3.models.controller import Controller
 from m3.models.tokenizers import MultiModalTokenizer
-from m3.models.world_model import WorldModel
+from m3.models.world_model import WorldModel, WorldModelLoss
 
 
 class Agent(nn.Module):
@@ -40,6 +40,13 @@ class Agent(nn.Module):
         """The image codebook (512, 256) the world model embeds image tokens with, detached (§4.1)."""
         return None if self.tokenizer.image is None else self.tokenizer.image.codebook.weight.detach()
 
+    def world_model_loss(self, batch: dict[str, Any]) -> WorldModelLoss:
+        """The world-model loss (§5.4–§5.6) on a right-padded segment batch of raw observations on the agent's
+        device (layout: docs/interfaces.md, "Batches"); the tokenizer encodes without gradient."""
+        tokens = self.tokenizer.tokenize(batch["obs"])
+        return self.world_model.compute_loss(tokens, batch["actions"], batch["rewards"], batch["ends"],
+                                             batch["mask_padding"], self.codebook)
+
     def obs_to_tensors(self, obs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         """Batched env observations {name: (N, ...)} → tensors on the agent's device."""
         return {k: torch.as_tensor(np.asarray(v)).to(self.device) for k, v in obs.items()}
@@ -47,8 +54,15 @@ class Agent(nn.Module):
     @torch.no_grad()
     def act(self, obs: dict[str, np.ndarray], state: Any, temperature: float, epsilon: float = 0.0,
             generator: torch.Generator | None = None) -> tuple[np.ndarray, Any]:
-        """One acting step for N envs: tokenize, controller obs step, sample, controller action step."""
-        inputs = self.tokenizer.codes(self.tokenizer.tokenize(self.obs_to_tensors(obs)))
-        actions, state = self.actor_critic.act(inputs, state, temperature=temperature, epsilon=epsilon,
-                                               generator=generator)
+        """One acting step for N envs: tokenize, then `act_tokens`."""
+        return self.act_tokens(self.tokenizer.tokenize(self.obs_to_tensors(obs)), state, temperature, epsilon,
+                               generator)
+
+    @torch.no_grad()
+    def act_tokens(self, tokens: dict[str, torch.Tensor], state: Any, temperature: float, epsilon: float = 0.0,
+                   generator: torch.Generator | None = None) -> tuple[np.ndarray, Any]:
+        """One acting step from observation tokens {name: (N, ...)} (real or imagined): controller obs step,
+        sample, controller action step."""
+        actions, state = self.actor_critic.act(self.tokenizer.codes(tokens), state, temperature=temperature,
+                                               epsilon=epsilon, generator=generator)
         return actions.cpu().numpy(), state

@@ -42,3 +42,10 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
 def atomic_write_text(text: str, path: str | os.PathLike) -> None:
     """Write `text` (UTF-8) to `path`, atomically."""
     _atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def atomic_savez(path: str | os.PathLike, **arrays: Any) -> None:
+    """`numpy.savez_compressed(path, **arrays)`, atomically (`path` is used as given, no suffix added)."""
+    import numpy as np
+
+    _atomic_write(path, lambda f: np.savez_compressed(f, **arrays))

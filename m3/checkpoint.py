@@ -114,11 +114,12 @@ class RunDir:
         atomic_torch_save(metadata, self.checkpoints / "run_metadata.pt")
         shutil.rmtree(self.backup, ignore_errors=True)
 
-    def load(self, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-        """{agent, optimizers, trainer, metadata} of the last complete checkpoint."""
+    def load(self, map_location: str | torch.device = "cpu",
+             parts: tuple[str, ...] = ("agent", "optimizers", "trainer", "metadata")) -> dict[str, Any]:
+        """`parts` of the last complete checkpoint, from {agent, optimizers, trainer, metadata}."""
         self.recover()
         names = dict(agent="last.pt", optimizers="optimizer.pt", trainer="trainer.pt", metadata="run_metadata.pt")
-        return {key: load_file(self.checkpoints / name, map_location) for key, name in names.items()}
+        return {key: load_file(self.checkpoints / names[key], map_location) for key in parts}
 
 
 def load_file(path: Path, map_location: str | torch.device = "cpu") -> Any:

@@ -58,9 +58,7 @@ def eval_losses(agent: Agent, cfg: M3Config, episodes: list[Episode]) -> dict[st
     length, ctx = cfg.world_model.retnet.max_blocks, cfg.world_model.context_length
     parts = []
     for keys in _chunks(eval_windows(store, length, ctx), cfg.training.world_model.batch_size):
-        batch = batch_to(store.collate(keys, length, "right"), agent.device)
-        out = agent.world_model.compute_loss(agent.tokenizer.tokenize(batch["obs"]), batch["actions"],
-                                             batch["rewards"], batch["ends"], batch["mask_padding"], agent.codebook)
+        out = agent.world_model_loss(batch_to(store.collate(keys, length, "right"), agent.device))
         parts.append((len(keys), {k: float(v) for k, v in out.metrics.items()}))
     metrics |= _weighted_means(parts, "world_model/eval")
     agent.train(was_training)

@@ -108,11 +108,8 @@ def parse_args(argv: list[str]) -> EvaluateArgs:
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def play(args: EvaluateArgs, agent: Agent, loaded: LoadedWeights, start: float) -> dict[str, Any]:

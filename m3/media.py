@@ -130,6 +130,15 @@ def _files(folder: Path, best: bool) -> list[Path]:
                                    key=lambda x: (x[1][2], x[1][1]))]
 
 
+_best_returns: dict[Path, float] = {}  # best-episode file → its return: each is read at most once per process
+
+
+def _best_return(path: Path) -> float:
+    if path not in _best_returns:
+        _best_returns[path] = load_episode(path).ret
+    return _best_returns[path]
+
+
 def save_episode(media: MediaDir, split: str, episode: Episode, epoch: int, benchmark: str, game: str) -> Path:
     """Write `episodes/<split>/episode_<id>_epoch_<epoch>.pt` and keep only the MAX_EPISODES newest there;
     if its return beats the folder's best episode (or there is none), it also becomes `best_episode_*`."""
@@ -142,8 +151,9 @@ def save_episode(media: MediaDir, split: str, episode: Episode, epoch: int, benc
     for old in _files(folder, best=False)[:-MAX_EPISODES]:
         old.unlink()
     best = _files(folder, best=True)
-    if not best or ret > load_episode(best[-1]).ret:
+    if not best or ret > _best_return(best[-1]):
         atomic_torch_save(blob, folder / f"best_{path.name}")
+        _best_returns[folder / f"best_{path.name}"] = ret
         for old in best:
             if old.name != f"best_{path.name}":
                 old.unlink()

@@ -142,9 +142,7 @@ class Trainer:
         c, wm = self.cfg.training.world_model, self.agent.world_model
         ids = self.sampler.sample(c.batch_size, self.generator)
         batch = batch_to(self.store.collate(ids, self.cfg.world_model.retnet.max_blocks, "right"), self.device)
-        tokens = self.agent.tokenizer.tokenize(batch["obs"])
-        out = wm.compute_loss(tokens, batch["actions"], batch["rewards"], batch["ends"], batch["mask_padding"],
-                              self.agent.codebook)
+        out = self.agent.world_model_loss(batch)
         grad_norm = self._update("world_model", wm, out.loss, c.max_grad_norm, epoch)
         self.sampler.update(batch["ids"], out.priority.cpu())
         return {"total_loss": out.loss.detach(), **out.metrics, "grad_norm": grad_norm}

@@ -45,11 +45,9 @@ def read_weights(source: str | Path, map_location: str | torch.device = "cpu") -
             return read_weights(source / "weights.pt", map_location)
         if not run.config.exists():
             raise CheckpointError(f"{source} is not an m3 run folder: it has neither weights.pt nor {run.config}")
-        run.recover()  # only the agent and its epoch: optimizer and trainer state stay on disk
-        agent = load_file(run.checkpoints / "last.pt", map_location)
-        epoch = load_file(run.checkpoints / "run_metadata.pt")["epoch"]
-        return LoadedWeights(_parse_config(run.config.read_text(), run.config), agent, run.checkpoints / "last.pt",
-                             epoch, "unknown")
+        state = run.load(map_location, parts=("agent", "metadata"))  # optimizer and trainer state stay on disk
+        return LoadedWeights(_parse_config(run.config.read_text(), run.config), state["agent"],
+                             run.checkpoints / "last.pt", state["metadata"]["epoch"], "unknown")
     blob = load_file(source, map_location)
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise CheckpointError(f"{source} is not an m3 weights file (expected format {FORMAT!r}); "

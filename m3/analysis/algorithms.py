@@ -91,25 +91,24 @@ def load_published(published_dir: Path, params: AnalysisParams, bench: Benchmark
         if not pointer.with_suffix("").exists():
             raise AnalysisError(f"{pointer.with_suffix('')} is not in the workspace: run `dvc pull {published_dir}` "
                                 "(offline: `python -m m3.analysis.published --source <folder of copies>`)")
-    algorithms, constants = [], {}
+    algorithms = []
     for path in sorted(published_dir.glob("*.json")):
         if path.stem in CONSTANTS:
-            constants[path.stem] = path
             continue
         if path.stem == OURS:
             raise AnalysisError(f"{path}: {OURS} is the name of this project's runs, not of a published baseline")
         params.check_algorithm(path.stem, path)
         algorithms.append(load_results_file(path, path.stem, bench))
     order = list(params.colors)
-    return sorted(algorithms, key=lambda a: order.index(a.name)), _normaliser(bench, constants, published_dir)
+    return sorted(algorithms, key=lambda a: order.index(a.name)), _normaliser(bench, published_dir)
 
 
-def _normaliser(bench: BenchmarkParams, constants: dict[str, Path], folder: Path) -> Normaliser:
+def _normaliser(bench: BenchmarkParams, folder: Path) -> Normaliser:
     if bench.normalisation == "none":
         return Normaliser()
     values = {}
     for name in CONSTANTS:
-        path = constants.get(name, folder / f"{name}.json")
+        path = folder / f"{name}.json"
         table = read_json(path, f"{name} scores file")
         if not isinstance(table, dict):
             raise AnalysisError(f"{path} must be a JSON object {{game: [score]}}")

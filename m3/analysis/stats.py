@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Callable
 
 import numpy as np
+import scipy.stats
 from rliable import library as rly
 from rliable import metrics
 
@@ -88,8 +89,8 @@ def improvement_estimate(x: np.ndarray, y: np.ndarray, stats: StatisticsParams) 
 
 def iqm_curve(values: np.ndarray, stats: StatisticsParams) -> tuple[np.ndarray, np.ndarray]:
     """IQM over runs × games at each evaluation point: values (runs, games, K) → (K,) and intervals (2, K)."""
-    def func(s: np.ndarray) -> np.ndarray:
-        return np.array([metrics.aggregate_iqm(s[..., k]) for k in range(s.shape[-1])])
+    def func(s: np.ndarray) -> np.ndarray:  # rliable's aggregate_iqm at every point at once
+        return scipy.stats.trim_mean(s.reshape(-1, s.shape[-1]), 0.25, axis=0)
     return _estimate(values, func, stats.curve_reps, stats)
 
 

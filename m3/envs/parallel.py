@@ -61,8 +61,6 @@ def _worker(conn: Connection, benchmark: str, cfg: EnvConfig, mode: Mode, seed: 
                     info = {**info, "final_obs": obs}
                     obs, _ = env.reset()
                 conn.send(("ok", (obs, float(reward), bool(terminated), bool(truncated), info)))
-            elif command == "render":
-                conn.send(("ok", env.render()))
             elif command == "close":
                 conn.send(("ok", None))
                 return
@@ -102,7 +100,7 @@ class ParallelEnvs:
     """`len(seeds)` envs of `benchmark`/`cfg.game`, one per worker process, seeded with `seeds`."""
 
     def __init__(self, benchmark: str, cfg: EnvConfig, seeds: Sequence[int], mode: Mode = "test",
-                 timeout: float = DEFAULT_TIMEOUT, start_method: str = "forkserver") -> None:
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
         from m3.envs import registry
 
         registry.validate(benchmark, cfg)
@@ -110,9 +108,8 @@ class ParallelEnvs:
             raise ValueError("ParallelEnvs needs at least one env (seeds is empty)")
         self.benchmark, self.game, self.timeout = benchmark, cfg.game, timeout
         self.num_envs = len(seeds)
-        ctx = mp.get_context(start_method)
-        if start_method == "forkserver":
-            ctx.set_forkserver_preload(["__main__", "m3.envs"])
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["__main__", "m3.envs"])
         self._conns: list[Connection] = []
         self._processes: list = []
         for i, seed in enumerate(seeds):
@@ -199,11 +196,6 @@ class ParallelEnvs:
         for i, (obs, reward, term, trunc, info) in zip(indices, self._gather(indices, "step")):
             self._last_obs[i], rewards[i], terminated[i], truncated[i], infos[i] = obs, reward, term, trunc, info
         return stack_obs(self._last_obs), rewards, terminated, truncated, infos
-
-    def render(self, index: int = 0) -> np.ndarray:
-        """The current frame of env `index`: uint8 (H, W, 3)."""
-        self._send(index, "render", None)
-        return self._receive(index, "render")
 
     @property
     def pids(self) -> list[int]:

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from m3.agent import Agent
-from m3.checkpoint import CheckpointError
+from m3.checkpoint import CheckpointError, RunDir
 from m3.config import ConfigError, M3Config
 from m3.envs import registry
 from m3.media import MediaDir, list_episodes, load_episode
@@ -73,7 +73,7 @@ def run_root(weights: Path) -> Path | None:
     """The run folder of `weights`: itself if a folder, else its parent if that is a run folder."""
     if weights.is_dir():
         return weights
-    return weights.parent if (weights.parent / "config" / "config.yaml").exists() else None
+    return weights.parent if RunDir(weights.parent).config.exists() else None
 
 
 def check(args: argparse.Namespace) -> None:
@@ -91,7 +91,7 @@ def check(args: argparse.Namespace) -> None:
 
 def episode_files(args: argparse.Namespace, root: Path | None, cfg: M3Config) -> list[Path]:
     """The stored episodes for `-e`, checked to belong to the weights' benchmark and game."""
-    folder = args.episodes or (None if root is None else root / "media" / "episodes")
+    folder = args.episodes or (None if root is None else RunDir(root).media / "episodes")
     if folder is None:
         raise PlayError(f"-e needs stored episodes: {args.weights} is not inside a run folder; pass the run folder "
                         "or --episodes <run>/media/episodes")
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"m3.play: error: {e}", file=sys.stderr)
         return 2
     names = action_names(cfg.benchmark, env)
-    media = MediaDir(args.media or (root / "media" if root is not None else Path("media")))
+    media = MediaDir(args.media or (RunDir(root).media if root is not None else Path("media")))
     action_dims = agent.spec.action.n if agent.spec.action.kind == "continuous" else 0
     recorder = Recorder(media.recordings, args.fps, action_dims)
     viewer = Viewer(f"{cfg.benchmark}/{cfg.env.game}, {mode.name}", args.header)

@@ -73,12 +73,9 @@ class AgentPolicy:
                                              generator=self.generator)
         return env_action(actions[0], self.continuous)
 
-    @torch.no_grad()
     def on_tokens(self, tokens: dict[str, Tensor]) -> Any:
-        inputs = self.agent.tokenizer.codes(tokens)
-        actions, self.state = self.agent.actor_critic.act(inputs, self.state, self.temperature,
-                                                          generator=self.generator)
-        return env_action(actions[0].cpu().numpy(), self.continuous)
+        actions, self.state = self.agent.act_tokens(tokens, self.state, self.temperature, generator=self.generator)
+        return env_action(actions[0], self.continuous)
 
 
 class AgentInEnv:
@@ -143,13 +140,12 @@ class PlayInWorldModel(_DreamMode):
     def __init__(self, env: gym.Env, dream: Dream, keys: KeyMap) -> None:
         super().__init__(env, dream)
         self.keys = keys
-        self.continuous = dream.agent.spec.action.kind == "continuous"
 
     def seed_action(self, obs: dict[str, np.ndarray]) -> Any:
-        return env_action(self.keys.action(frozenset()), self.continuous)
+        return self.keys.action(frozenset())  # already what env.step takes: an int or float32 (A,)
 
     def action(self, tokens: dict[str, Tensor], pressed: frozenset[int]) -> Any:
-        return env_action(self.keys.action(pressed), self.continuous)
+        return self.keys.action(pressed)
 
 
 class AgentInWorldModel(_DreamMode):

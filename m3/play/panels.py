@@ -66,14 +66,14 @@ class Painter:
         self.tokenizer = agent.tokenizer
 
     def _picture(self, image: np.ndarray | None, vector: np.ndarray | None, grid: tuple[np.ndarray, int] | None,
-                 scale: float) -> np.ndarray:
+                 scale: float | None) -> np.ndarray:
         parts = []
         if image is not None:
             parts.append(image)
         if grid is not None:
             parts.append(draw_map(*grid))
         if vector is not None:
-            parts.append(bars(vector, scale))
+            parts.append(bars(vector, scale or bar_scale(vector)))
         return stack(parts)
 
     def observation(self, obs: dict[str, np.ndarray], scale: float | None = None) -> np.ndarray:
@@ -81,7 +81,7 @@ class Painter:
         vector = None if "vector" not in obs else symlog(torch.as_tensor(obs["vector"])).numpy()
         image = None if "image" not in obs else np.asarray(obs["image"]).transpose(1, 2, 0)
         grid = None if "token_2d" not in obs else (obs["token_2d"], int(obs["token"][0]))
-        return self._picture(image, vector, grid, scale or bar_scale(vector if vector is not None else np.zeros(1)))
+        return self._picture(image, vector, grid, scale)
 
     @torch.no_grad()
     def tokens(self, tokens: dict[str, Tensor], scale: float | None = None) -> np.ndarray:
@@ -94,7 +94,7 @@ class Painter:
             vector = self.tokenizer.vector.detokenize(tokens["vector"][0]).cpu().numpy()
         if "token_2d" in tokens:
             grid = (tokens["token_2d"][0].cpu().numpy(), int(tokens["token"][0, 0]))
-        return self._picture(image, vector, grid, scale or bar_scale(vector if vector is not None else np.zeros(1)))
+        return self._picture(image, vector, grid, scale)
 
     def main(self, frame: Frame) -> np.ndarray:
         """The one picture a frame is about: the env frame, else the observation, else the dream."""

@@ -9,13 +9,14 @@ and `returns` (T,) float32.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import imageio.v2 as imageio
 import numpy as np
+
+from m3.atomic import atomic_savez
 
 
 def fit(frame: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -67,8 +68,6 @@ class Recorder:
         self.writer.close()
         self.writer = None
         npz = self.path.with_suffix(".npz")
-        partial = npz.with_name(f".{npz.stem}.partial.npz")
-        np.savez_compressed(partial, frames=np.stack(self.frames), actions=np.stack(self.actions),
-                            rewards=np.asarray(self.rewards, np.float32), returns=np.asarray(self.returns, np.float32))
-        os.replace(partial, npz)
+        atomic_savez(npz, frames=np.stack(self.frames), actions=np.stack(self.actions),
+                     rewards=np.asarray(self.rewards, np.float32), returns=np.asarray(self.returns, np.float32))
         return self.path, npz

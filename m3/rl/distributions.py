@@ -25,11 +25,6 @@ def symexp(x: Tensor) -> Tensor:
     return torch.sign(x) * torch.expm1(torch.abs(x))
 
 
-def _bin_centres(low: float, high: float, num_bins: int) -> Tensor:
-    edges = torch.linspace(low, high, num_bins + 1, dtype=torch.float64)
-    return (edges[:-1] + edges[1:]) / 2
-
-
 def support_bias_init(support: Tensor) -> Tensor:
     """The HL-Gauss output-layer bias init −0.2·|support| (spec §5.4, §6.1), float32, one entry per category."""
     return (-0.2 * support.abs()).float()

@@ -92,11 +92,8 @@ def _validated(state: object, shapes: Mapping[str, tuple[int, ...]], source: str
 
 
 def _md5(path: str) -> str:
-    digest = hashlib.md5()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "md5").hexdigest()
 
 
 def _load(path: str) -> object:
