@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from analysis_helpers import ATARI_GAMES, ROOT, write_atari_runs, write_scores
+from analysis_helpers import ATARI_GAMES, PUBLISHED, ROOT, write_atari_runs, write_scores
 
 from m3.analysis.aggregate import main
 
@@ -21,7 +21,7 @@ def test_atari_runs_become_game_to_seed_scores(tmp_path):
     write_atari_runs(tmp_path / "scores", seeds=(0, 2))
     assert aggregate("atari", tmp_path / "scores", tmp_path / "data") == 0
     table = json.loads((tmp_path / "data" / "M3-repro.json").read_text())
-    published = json.loads((ROOT.parent / "shared/data/published/atari/M3.json").read_text())
+    published = json.loads((PUBLISHED / "atari" / "M3.json").read_text())
     assert list(table) == ATARI_GAMES
     assert table["Pong"] == pytest.approx([published["Pong"][0], published["Pong"][2]])  # mean of (0.9, 1.1, 1) x
     companion = json.loads((tmp_path / "data" / "M3-repro.runs.json").read_text())
