@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install test demo lock clean-venv install-profiles container
+.PHONY: install test test-fast demo lock clean-venv install-profiles container
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,14 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 install: $(VENV)/.installed
 
+# Lint, then the whole suite (slow end-to-end tests included); `make test-fast` skips the tests marked slow.
 test: install
-	$(PY) -m pytest
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest --durations=20
+
+test-fast: install
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -m "not slow"
 
 # The smoke-scale DAG on the CPU with the local profile: one game per benchmark, train -> evaluate -> aggregate ->
 # figures (docs/workflow.md). Results go to results/smoke/, apart from paper runs.

@@ -12,7 +12,6 @@ import platform
 import socket
 import sys
 import time
-from pathlib import Path
 
 import torch
 
