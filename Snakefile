@@ -1,5 +1,5 @@
 """The m3 experiment workflow: train -> evaluate every (benchmark, game, seed), then aggregate, draw figures and
-version the weights per benchmark (docs/workflow.md; workflow-practice.md D1-D6).
+version the weights per benchmark (docs/workflow.md, decisions W1-W8).
 
     snakemake all_atari                                   # plan/run here (profiles/default is applied)
     snakemake --profile local --config scale=smoke all    # the CPU smoke DAG (`make demo`)

@@ -8,7 +8,7 @@ JAX runs on the CPU unless `JAX_PLATFORMS` says otherwise (read when this module
 so the torch side keeps the GPU), and never preallocates accelerator memory. Compiled functions go to
 JAX's persistent cache (`$M3_JAX_CACHE`, default `~/.cache/m3/jax`): a restart loads them in seconds
 instead of compiling again (docs/performance.md). The env is the no-auto-reset variant: the auto-reset
-one generates a new world on every step (machine notes §2.5); gymnasium's caller resets instead.
+one generates a new world on every step (§4.4, §10); gymnasium's caller resets instead.
 
 An episode ends with `terminated` when the player dies or beats the final boss, and with `truncated` at
 Craftax's 100,000-step limit. The last step's info carries `episode_stats`: 1.0 or 0.0 per achievement

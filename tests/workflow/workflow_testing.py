@@ -1,6 +1,6 @@
 """Helpers and fixtures of the workflow tests (registered in conftest.py): a scratch copy of the workflow, the real
 `snakemake` CLI, and a real single-node SLURM cluster (munge, slurmctld, slurmd from Debian's packages) on localhost
-(machine-notes §4.5). Test modules import from here, not from conftest (other test folders have a conftest too)."""
+(docs/workflow.md, Tests). Test modules import from here, not from conftest (other test folders have a conftest too)."""
 
 from __future__ import annotations
 

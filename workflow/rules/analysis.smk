@@ -1,6 +1,6 @@
 """The last step of each benchmark: aggregate its runs' scores, draw the rliable figures, version the weights.
 
-Paper scale (workflow-practice D3, §3.3): DVC owns results/data and results/figures, so the local rule `publish`
+Paper scale (docs/workflow.md W3): DVC owns results/data and results/figures, so the local rule `publish`
 runs `dvc repro aggregate@<b> figures@<b>` and then `m3.analysis.track <b>` (final weights to
 results/weights/<b>/, `dvc add`, `dvc push`). Every dvc call waits for the one DVC lock file, so the rules of
 several benchmarks never run DVC at the same time.

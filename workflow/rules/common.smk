@@ -1,5 +1,5 @@
 """Shared helpers: the config check, the (benchmark, game, seed) matrix at the chosen scale, run paths and the
-per-benchmark resources of each job (docs/workflow.md; workflow-practice §1, §9)."""
+per-benchmark resources of each job (docs/workflow.md W7, W8)."""
 
 import sys
 from pathlib import Path
@@ -78,7 +78,7 @@ def run_dir(benchmark: str, game: str, seed: int) -> str:
 
 
 def done_file(benchmark: str, game: str, seed: int) -> str:
-    """The training output (D4): `m3.train` writes it last; the run dir itself is never an output."""
+    """The training output (docs/workflow.md W4): `m3.train` writes it last; the run dir itself is never an output."""
     return f"{run_dir(benchmark, game, seed)}/done"
 
 

@@ -1,4 +1,4 @@
-"""Wildcard-free target rules (D5), generated for the matrix at the chosen scale (`snakemake --list-target-rules`;
+"""Wildcard-free target rules (docs/workflow.md W5), generated for the matrix at the chosen scale (`snakemake --list-target-rules`;
 `all`, the default target, is in the Snakefile, since a default target set in an included file does not count):
 
     all_<b>                             one benchmark, through its figures and tracked weights

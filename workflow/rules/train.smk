@@ -1,4 +1,4 @@
-"""Rule train: one (benchmark, game, seed) run of `m3.train` (D4: idempotent, resumes; only `done` is declared).
+"""Rule train: one (benchmark, game, seed) run of `m3.train` (docs/workflow.md W4: idempotent, resumes; only `done` is declared).
 
 A job cut short (time limit, preemption, scancel, node failure) is resubmitted by Snakemake (`--retries`) or
 requeued by SLURM (`--requeue`) and continues from the run's last checkpoint; `metrics.jsonl` keeps the
