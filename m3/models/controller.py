@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from m3.envs.spec import EnvSpec
 from m3.models.mlp import mlp
-from m3.rl.distributions import support_bias_init, symexp, symlog, value_hl_gauss, value_support
+from m3.models.distributions import support_bias_init, symexp, symlog, value_hl_gauss, value_support
 
 
 @dataclass

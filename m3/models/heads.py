@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from m3.envs.spec import EnvSpec
 from m3.models.mlp import mlp
 from m3.models.tokenizers.vector import VectorTokenizer
-from m3.rl.distributions import HLGauss, reward_support, support_bias_init, symexp, symlog
+from m3.models.distributions import HLGauss, reward_support, support_bias_init, symexp, symlog
 
 
 def modality_vocabs(spec: EnvSpec, image_vocab: int) -> dict[str, tuple[int, ...]]:

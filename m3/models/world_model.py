@@ -19,7 +19,7 @@ from m3.models.heads import CuriosityEnsemble, ObservationHeads, RewardHead, ter
 from m3.models.retnet import RetNet, RetNetConfig
 from m3.models.tokenizers.actions import ActionTokenizer
 from m3.models.tokenizers.vector import VectorTokenizer
-from m3.rl.distributions import reward_hl_gauss
+from m3.models.distributions import reward_hl_gauss
 
 
 @dataclass

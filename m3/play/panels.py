@@ -21,7 +21,7 @@ from m3.agent import Agent
 from m3.media import to_uint8
 from m3.play.craftax_tiles import draw_map
 from m3.play.modes import Frame
-from m3.rl.distributions import symlog
+from m3.models.distributions import symlog
 
 Pictures = list[tuple[str, np.ndarray]]  # (title, RGB uint8 (H, W, 3)) left to right
 

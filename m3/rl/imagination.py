@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from m3.models.controller import Controller
 from m3.models.tokenizers import MultiModalTokenizer
 from m3.models.world_model import WorldModel
-from m3.rl.distributions import symlog, value_hl_gauss
+from m3.models.distributions import symlog, value_hl_gauss
 from m3.rl.returns import ReturnScaler, lambda_returns
 
 

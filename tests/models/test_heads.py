@@ -17,7 +17,7 @@ from m3.models.heads import (
     termination_head,
     token_cross_entropy,
 )
-from m3.rl.distributions import reward_hl_gauss, symexp
+from m3.models.distributions import reward_hl_gauss, symexp
 
 
 def entropy_by_hand(p: list[float]) -> float:

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from m3.rl.distributions import symlog
+from m3.models.distributions import symlog
 
 
 def vector_levels() -> Tensor:

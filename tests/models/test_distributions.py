@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from m3.rl.distributions import (
+from m3.models.distributions import (
     HLGauss,
     reward_hl_gauss,
     reward_support,
