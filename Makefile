@@ -58,10 +58,10 @@ clean-venv:
 # --- Results and DVC (docs/results.md) ---
 # The default DVC remote is the folder m3-dvc-remote/ beside this clone (embedded in .dvc/config).
 # `make dvc-remote DVC_REMOTE=<url>` points this clone elsewhere (a folder, s3://..., ssh://...) in .dvc/config.local.
-# `make published` checks out the published baselines: from local copies when PUBLISHED_COPIES exists (offline),
-# else with `dvc pull` (default remote, then the pinned GitHub URLs).
+# The published baselines ship in results/published/ (git); `make published` downloads them again from their pinned
+# URLs (results/published/sources.json) and checks their sha256 (network). Offline, `python -m m3.analysis.published`
+# checks the shipped copies.
 DVC_REMOTE ?=
-PUBLISHED_COPIES ?= ../shared/data/published
 
 .PHONY: dvc-remote published
 dvc-remote: install
@@ -70,5 +70,4 @@ dvc-remote: install
 	$(VENV)/bin/dvc remote list
 
 published: install
-	if [ -d "$(PUBLISHED_COPIES)" ]; then $(PY) -m m3.analysis.published --source $(PUBLISHED_COPIES); \
-	else $(VENV)/bin/dvc pull results/published; fi
+	$(PY) -m m3.analysis.published --fetch

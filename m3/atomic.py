@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, IO
+from typing import IO, Any, Callable
 
 
 def _atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
@@ -41,7 +41,12 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
 
 def atomic_write_text(text: str, path: str | os.PathLike) -> None:
     """Write `text` (UTF-8) to `path`, atomically."""
-    _atomic_write(path, lambda f: f.write(text.encode()))
+    atomic_write_bytes(text.encode(), path)
+
+
+def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> None:
+    """Write `data` to `path`, atomically."""
+    _atomic_write(path, lambda f: f.write(data))
 
 
 def atomic_savez(path: str | os.PathLike, **arrays: Any) -> None:

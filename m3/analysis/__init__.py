@@ -7,6 +7,6 @@
 - `stats`: rliable interval estimates, profiles, probability of improvement, IQM curves;
 - `plots`, `tables`: the figures and the Markdown / LaTeX tables;
 - `figures` (CLI): one benchmark's statistics, figures, tables and headline metrics;
-- `published` (CLI): the published baselines from local copies, offline;
+- `published` (CLI): the shipped published baselines checked against their hashes, or re-fetched;
 - `track` (CLI): `dvc add` and `dvc push` of finished runs' weights; `dvccli`: one `dvc` process at a time.
 """

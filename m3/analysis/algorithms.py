@@ -1,20 +1,24 @@
 """Algorithms' results files (ours and the published baselines) → score matrices for rliable (spec §9.1, §9.2).
 
 Formats (§9.1): `{game: [final score per run]}`, or, for Craftax, a list of runs
-`{"eval_epochs": [...], "eval_scores": [...]}` (the last entry is the final evaluation). Atari scores
-are human-normalised, (score − RANDOM) / (HUMAN − RANDOM), from `HUMAN.json` / `RANDOM.json` beside
-the published baselines; the other benchmarks use raw returns.
+`{"eval_epochs": [...], "eval_scores": [...]}` (the last entry is the final evaluation), or a curves file
+of several algorithms `{ALGO: [{"scores": [return at each of K evenly spaced points]}]}` (the Craftax
+paper's baselines; results/published/README.md). Atari scores are human-normalised,
+(score − RANDOM) / (HUMAN − RANDOM), from `HUMAN.json` / `RANDOM.json` beside the published baselines; the
+other benchmarks use raw returns. An algorithm with one value per game (EfficientZero: the paper's means)
+has no runs to resample: `AlgorithmData.single` marks it, and the figures draw it without intervals.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from m3.analysis.params import OURS, AnalysisError, AnalysisParams, BenchmarkParams
-from m3.analysis.scores import finite_numbers, read_json
+from m3.analysis.scores import final_curve, finite_numbers, read_json
 
 CONSTANTS = ("HUMAN", "RANDOM")  # normalisation constants among the published Atari files
 
@@ -27,6 +31,11 @@ class AlgorithmData:
     source: Path
     finals: dict[str, list[float]]
     curves: dict[str, list[tuple[list[int], list[float]]]] = field(default_factory=dict)  # game -> [(steps, returns)]
+
+    @property
+    def single(self) -> bool:
+        """One value per game: no runs to bootstrap (the figures draw a point without an interval)."""
+        return all(len(v) == 1 for v in self.finals.values())
 
 
 @dataclass
@@ -42,8 +51,9 @@ class Normaliser:
         return (values - self.random[game]) / (self.human[game] - self.random[game])
 
 
-def load_results_file(path: Path, name: str, bench: BenchmarkParams) -> AlgorithmData:
-    raw = read_json(path, "results file")
+def load_results_file(path: Path, name: str, bench: BenchmarkParams, raw=None) -> AlgorithmData:
+    """One algorithm's results file (`raw`: its content, when already read)."""
+    raw = read_json(path, "results file") if raw is None else raw
     if isinstance(raw, dict):
         return AlgorithmData(name, path, {str(g): finite_numbers(v, f"{path}: {g}") for g, v in raw.items()})
     if not isinstance(raw, list):
@@ -65,40 +75,78 @@ def load_results_file(path: Path, name: str, bench: BenchmarkParams) -> Algorith
 
 
 def load_ours(data_dir: Path, bench: BenchmarkParams) -> AlgorithmData | None:
-    """This project's aggregate (`M3-repro.json`), with curves from its companion file; None without runs."""
+    """This project's aggregate (`M3-repro.json`), with curves from its companion file; None without runs.
+    Each run's curve ends with its final evaluation, on every benchmark alike (`scores.final_curve`)."""
     ours = load_results_file(data_dir / f"{OURS}.json", OURS, bench)
     if not ours.finals:
         return None
     if not ours.curves:
-        path = data_dir / f"{OURS}.runs.json"
-        companion = read_json(path, "companion file")
-        runs = companion.get("runs") if isinstance(companion, dict) else None
-        if not isinstance(runs, list):
-            raise AnalysisError(f"companion file {path} must be an object with a list `runs` (rerun aggregate)")
-        for run in runs:
+        for run in read_companion(data_dir)["runs"]:
             curve = run.get("curve") or {}
-            if curve.get("env_steps"):
-                ours.curves.setdefault(run["game"], []).append((curve["env_steps"], curve["returns"]))
+            epochs, steps = curve.get("epochs", []), curve.get("env_steps", [])
+            final_steps = dict(zip(epochs, steps)).get(run["epoch"], run["epoch"] * bench.steps_per_epoch)
+            ours.curves.setdefault(run["game"], []).append(
+                final_curve(epochs, steps, curve.get("returns", []), run["epoch"], final_steps, run["mean_return"]))
     return ours
+
+
+def read_companion(data_dir: Path) -> dict:
+    """`M3-repro.runs.json` (written by `m3.analysis.aggregate`): `runs`, and what a partial sweep `left_out`."""
+    path = data_dir / f"{OURS}.runs.json"
+    companion = read_json(path, "companion file")
+    if not isinstance(companion, dict) or not isinstance(companion.get("runs"), list):
+        raise AnalysisError(f"companion file {path} must be an object with a list `runs` (rerun aggregate)")
+    return companion
+
+
+def load_curves_file(raw: dict, path: Path, bench: BenchmarkParams) -> list[AlgorithmData]:
+    """`{ALGO: [{"scores": [...]}]}`: point k of K at (k + 1) × env_steps / K; NaN points dropped (no episode
+    had finished); the last point of a run is its final score. `ALGO_X` is named `ALGO-X`."""
+    if len(bench.games) != 1:
+        raise AnalysisError(f"curves file {path} is only for single-game benchmarks; {bench.name} has "
+                            f"{len(bench.games)} games")
+    algorithms = []
+    for key, runs in raw.items():
+        finals, curves = [], []
+        for i, run in enumerate(runs):
+            values = run.get("scores") if isinstance(run, dict) else None
+            if not isinstance(values, list) or not values or not all(isinstance(v, (int, float)) for v in values):
+                raise AnalysisError(f"curves file {path}: {key} run {i} must have a list of numbers `scores`")
+            if not math.isfinite(values[-1]):
+                raise AnalysisError(f"curves file {path}: {key} run {i} ends with {values[-1]}, not a final score")
+            steps = [round((k + 1) * bench.env_steps / len(values)) for k in range(len(values))]
+            kept = [(s, float(v)) for s, v in zip(steps, values) if math.isfinite(v)]
+            curves.append(([s for s, _ in kept], [v for _, v in kept]))
+            finals.append(float(values[-1]))
+        algorithms.append(AlgorithmData(key.replace("_", "-"), path, {bench.games[0]: finals},
+                                        {bench.games[0]: curves}))
+    return algorithms
+
+
+def _is_curves_file(raw) -> bool:
+    return isinstance(raw, dict) and bool(raw) and all(
+        isinstance(v, list) and v and all(isinstance(r, dict) and "scores" in r for r in v) for v in raw.values())
 
 
 def load_published(published_dir: Path, params: AnalysisParams, bench: BenchmarkParams
                    ) -> tuple[list[AlgorithmData], Normaliser]:
     """Every published baseline in the folder (names checked against the params) and the normaliser."""
     if not published_dir.is_dir():
-        raise AnalysisError(f"published folder {published_dir} does not exist")
-    for pointer in sorted(published_dir.glob("*.json.dvc")):
-        if not pointer.with_suffix("").exists():
-            raise AnalysisError(f"{pointer.with_suffix('')} is not in the workspace: run `dvc pull {published_dir}` "
-                                "(offline: `python -m m3.analysis.published --source <folder of copies>`)")
+        raise AnalysisError(f"published folder {published_dir} does not exist (the repository ships "
+                            "results/published/<benchmark>; `git checkout -- results/published` restores it)")
     algorithms = []
     for path in sorted(published_dir.glob("*.json")):
         if path.stem in CONSTANTS:
             continue
-        if path.stem == OURS:
-            raise AnalysisError(f"{path}: {OURS} is the name of this project's runs, not of a published baseline")
-        params.check_algorithm(path.stem, path)
-        algorithms.append(load_results_file(path, path.stem, bench))
+        raw = read_json(path, "results file")
+        found = (load_curves_file(raw, path, bench) if _is_curves_file(raw)
+                 else [load_results_file(path, path.stem, bench, raw)])
+        for algo in found:
+            if algo.name == OURS:
+                raise AnalysisError(f"{path}: {OURS} is the name of this project's runs, not of a published "
+                                    "baseline")
+            params.check_algorithm(algo.name, path)
+        algorithms += found
     order = list(params.colors)
     return sorted(algorithms, key=lambda a: order.index(a.name)), _normaliser(bench, published_dir)
 

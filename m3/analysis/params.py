@@ -41,6 +41,8 @@ class BenchmarkParams:
     optimality_gamma: float | None
     tau: np.ndarray  # (num,) performance-profile thresholds
     steps_per_epoch: int
+    env_steps: int  # the benchmark's budget of env steps (the x-axis of curves files without a step axis)
+    max_return: float | None  # the highest possible return, for a "% of maximum" column (Craftax: 226)
     games: tuple[str, ...]
 
 
@@ -111,12 +113,17 @@ def _benchmark(get: _Getter, name: str) -> BenchmarkParams:
         raise AnalysisError(f"{get.path}: {key}.optimality_gamma must be a number when metrics include Optimality Gap")
     start, stop = get.number(f"{key}.tau.start"), get.number(f"{key}.tau.stop")
     num = get.integer(f"{key}.tau.num", low=2)
+    max_return = get.raw(f"{key}.max_return")
+    if max_return is not None and (isinstance(max_return, bool) or not isinstance(max_return, (int, float))
+                                   or max_return <= 0):
+        raise AnalysisError(f"{get.path}: {key}.max_return={max_return!r} must be a positive number or null")
     games = tuple(str(g) for g in get.items(f"{key}.games"))
     if not games or len(set(games)) != len(games):
         raise AnalysisError(f"{get.path}: {key}.games must be a non-empty list of distinct names")
     return BenchmarkParams(name, get.text(f"{key}.title"), normalisation, get.text(f"{key}.score_label"), metrics,
                            None if gamma is None else float(gamma), np.linspace(start, stop, num),
-                           get.integer(f"{key}.steps_per_epoch", low=1), games)
+                           get.integer(f"{key}.steps_per_epoch", low=1), get.integer(f"{key}.env_steps", low=1),
+                           None if max_return is None else float(max_return), games)
 
 
 class _Getter:

@@ -54,15 +54,21 @@ def message(kind: str, num_games: int, title: str, text: str):
 
 def aggregates(names: tuple[str, ...], algos: list[str], points: dict[str, np.ndarray],
                intervals: dict[str, np.ndarray], colors: dict[str, str], xlabel: str, title: str, num_games: int):
-    """One panel per metric, one row per algorithm: interval bar and point estimate."""
+    """One panel per metric, one row per algorithm: interval bar and point estimate; an algorithm without
+    `intervals` (one value per game) is a diamond, with no bar. Rows keep one height whatever their number."""
     fig, axes = new_figure("aggregates", num_games, ncols=len(names))
+    rows = max(len(algos), 3)  # a lone algorithm gets a bar of the usual height, not a panel-high block
     for m, (ax, name) in enumerate(zip(axes, names)):
         for i, algo in enumerate(algos):
-            low, high = intervals[algo][:, m]
-            ax.barh(y=i, width=high - low, left=low, height=0.6, color=colors[algo], alpha=0.75)
-            ax.vlines(points[algo][m], i - 0.3, i + 0.3, color="k", linewidth=1.5)
+            if algo in intervals:
+                low, high = intervals[algo][:, m]
+                ax.barh(y=i, width=high - low, left=low, height=0.6, color=colors[algo], alpha=0.75)
+                ax.vlines(points[algo][m], i - 0.3, i + 0.3, color="k", linewidth=1.5)
+            else:
+                ax.plot(points[algo][m], i, "D", color=colors[algo], markeredgecolor="k", markersize=6)
         ax.set_yticks(range(len(algos)), algos if m == 0 else [])
-        ax.set_ylim(len(algos) - 0.5, -0.5)
+        ax.set_ylim(len(algos) - 0.5 + (rows - len(algos)) / 2, -0.5 - (rows - len(algos)) / 2)
+        ax.margins(x=0.1)
         ax.set_title(name + (" (lower is better)" if name == "Optimality Gap" else ""))
         ax.xaxis.set_major_locator(plt.MaxNLocator(4))
         ax.grid(True, axis="x", alpha=0.25)
@@ -78,28 +84,38 @@ def profile(profiles: dict[str, np.ndarray], cis: dict[str, np.ndarray], tau: np
     plot_utils.plot_performance_profiles(profiles, tau, performance_profile_cis=cis, colors=colors, ax=ax,
                                          xlabel=f"{xlabel} ($\\tau$)", labelsize="large", ticklabelsize="medium")
     ax.axhline(0.5, color="k", linestyle="--", linewidth=1, alpha=0.5)
-    ax.legend(loc="upper right")
+    outside_legend(fig, ax)
     ax.set_title(title)
     return fig
 
 
+def outside_legend(fig, ax) -> None:
+    """The legend beside the axes (never over the data), one entry per algorithm."""
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize="small", frameon=False)
+
+
 def improvement(pairs: dict[str, float], cis: dict[str, np.ndarray], colors: dict[str, str], title: str,
                 num_games: int):
-    """P(X > Y) of the focal algorithm X (left labels) against each other algorithm Y (right), pairs keyed 'X,Y'."""
+    """P(X > Y) of the focal algorithm X (left labels) against each other algorithm Y (right), pairs keyed 'X,Y';
+    the axes are labelled "Algorithm X" / "Algorithm Y", as in rliable's figure."""
     fig, (ax,) = new_figure("improvement", num_games)
     pair_colors = [colors[key.split(",")[1]] for key in pairs]
     plot_utils.plot_probability_of_improvement(pairs, cis, ax=ax, colors=pair_colors, xticks=[0, 0.25, 0.5, 0.75, 1],
-                                               left_ylabel="", right_ylabel="", labelsize="large",
-                                               ticklabelsize="medium")
+                                               labelsize="medium", ticklabelsize="medium")
     ax.axvline(0.5, color="k", linestyle="--", linewidth=1, alpha=0.5)
     ax.set_xlim(0, 1)
-    ax.set_title(title)
+    twin = fig.axes[-1]  # rliable's right axis, labelled "Algorithm Y"
+    for axis, x, align in ((ax, -0.02, "right"), (twin, 1.02, "left")):  # each label over its column of names
+        axis.yaxis.label.set_horizontalalignment(align)
+        axis.yaxis.set_label_coords(x, 1.0)
+    fig.suptitle(title)
     return fig
 
 
 def per_game(games: tuple[str, ...], algos: list[str], matrices: dict[str, np.ndarray], colors: dict[str, str],
              xlabel: str, title: str, reference: float | None):
-    """Mean over runs (dot) and range of runs (line) per game; `reference` draws a dashed line (HNS 1)."""
+    """Mean over runs (dot) and range of runs (line) per game; `reference` draws a dashed line (HNS 1). The
+    legend sits above the axes, so it hides no point."""
     fig, (ax,) = new_figure("per_game", len(games))
     offsets = np.linspace(-0.3, 0.3, len(algos)) if len(algos) > 1 else np.zeros(1)
     for algo, dy in zip(algos, offsets):
@@ -117,8 +133,9 @@ def per_game(games: tuple[str, ...], algos: list[str], matrices: dict[str, np.nd
     ax.set_ylim(len(games) - 0.5, -0.5)
     ax.set_xlabel(xlabel)
     ax.grid(True, axis="x", alpha=0.25)
-    ax.legend(loc="lower right", fontsize="small")
     ax.set_title(title)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside upper center", ncols=min(len(algos), 6),
+               fontsize="small", frameon=False)
     return fig
 
 
@@ -131,6 +148,6 @@ def curves(steps: dict[str, np.ndarray], points: dict[str, np.ndarray], cis: dic
                                                 algorithms=[algo], colors=colors, ax=ax, marker=".",
                                                 xlabel="Env steps (thousands)", ylabel=f"IQM {ylabel}",
                                                 labelsize="large", ticklabelsize="medium")
-    ax.legend(loc="lower right")
+    outside_legend(fig, ax)
     ax.set_title(title)
     return fig

@@ -108,6 +108,16 @@ def _curve(raw: dict, path: Path) -> Curve:
     return Curve(tuple(int(e) for e in epochs), tuple(int(s) for s in steps), tuple(returns))
 
 
+def final_curve(epochs: list[int], xs: list[int], returns: list[float], final_epoch: int, final_x: int,
+                final_score: float) -> tuple[list[int], list[float]]:
+    """A run's curve that ends with its final evaluation (§8.4), alike on every benchmark: the periodic
+    evaluations before `final_epoch` (at `xs`: epochs or env steps), then `final_score` at `final_x`. The
+    final evaluation replaces a periodic one of the final epoch (the last model, evaluated on more episodes)."""
+    points = [(x, r) for e, x, r in zip(epochs, xs, returns) if e < final_epoch]
+    points.append((final_x, final_score))
+    return [x for x, _ in points], [r for _, r in points]
+
+
 def collect_runs(scores_dir: Path, benchmark: str, games: tuple[str, ...]) -> list[RunScores]:
     """All scores files of a benchmark, in game order then seed order. Any other JSON file there is an error."""
     if not scores_dir.is_dir():

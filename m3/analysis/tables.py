@@ -20,6 +20,7 @@ class Table:
     caption: str
     bold: set[tuple[int, int]] = field(default_factory=set)  # (row, column) cells in bold
     footer_start: int | None = None  # rows from here on are summaries, set off by a rule
+    notes: tuple[str, ...] = ()  # lines printed under the table (what was left out, and why)
 
     def __post_init__(self):
         for row in self.rows:
@@ -37,6 +38,8 @@ def to_markdown(table: Table) -> str:
         if r == table.footer_start:
             lines.append("| " + " | ".join([""] * len(table.columns)) + " |")
         lines.append("| " + " | ".join(cell(r, c, text) for c, text in enumerate(row)) + " |")
+    if table.notes:
+        lines += ["", *(f"Note: {note}." for note in table.notes)]
     return "\n".join(lines) + "\n"
 
 
@@ -56,5 +59,7 @@ def to_latex(table: Table) -> str:
         if r == table.footer_start:
             lines.append(r"\midrule")
         lines.append(" & ".join(cell(r, c, text) for c, text in enumerate(row)) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [rf"\par\footnotesize Note: {latex_escape(note)}." for note in table.notes]
+    lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"

@@ -1,18 +1,12 @@
 """Helpers of the analysis tests: real scores files in the `m3.evaluate` format, and a fast params file."""
 
 import json
-import os
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-# Local copies of the published raw scores (test data, not part of the project): ../shared/data/published beside
-# the checkout, or the folder M3_PUBLISHED_COPIES names (.ci/run sets it for a clone made elsewhere).
-PUBLISHED = Path(os.environ.get("M3_PUBLISHED_COPIES", ROOT.parent / "shared" / "data" / "published"))
-if not (PUBLISHED / "atari" / "M3.json").exists():
-    raise FileNotFoundError(f"the published raw scores the analysis tests read are not at {PUBLISHED}; put the "
-                            "checkout beside shared/ or set M3_PUBLISHED_COPIES to a copy of shared/data/published")
+PUBLISHED = ROOT / "results" / "published"  # the published baselines the repository ships
 ATARI_GAMES = list(json.loads((PUBLISHED / "atari" / "M3.json").read_text()))
 
 

@@ -3,12 +3,13 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-
 from analysis_helpers import ATARI_GAMES, PUBLISHED, ROOT, write_atari_runs, write_scores
 
-from m3.analysis.aggregate import main
+from m3.analysis.aggregate import complete_block, main
+from m3.analysis.scores import Curve, RunScores
 
 PARAMS = ROOT / "config" / "analysis.yaml"
 
@@ -62,3 +63,22 @@ def test_bad_input_exits_2_with_one_line_naming_the_file(tmp_path):
     assert done.returncode == 2 and not (tmp_path / "data").exists()
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0] and "returns must be a non-empty list" in lines[0]
+
+
+def runs_of(pairs):
+    return [RunScores(Path(f"{g}/seed{s}.json"), g, s, 1.0, Curve((), (), ()), {}) for g, s in pairs]
+
+
+@pytest.mark.parametrize("games, pairs, kept, left", [
+    ("AB", [("A", 0), ("A", 1), ("B", 0), ("B", 1)], {("A", 0), ("A", 1), ("B", 0), ("B", 1)}, []),
+    # one seed missing in one of three games: dropping the game keeps 4 runs, dropping the seed only 3
+    ("ABC", [("A", 0), ("A", 1), ("B", 0), ("B", 1), ("C", 0)], {("A", 0), ("A", 1), ("B", 0), ("B", 1)},
+     ["C: seed 1 missing, so its runs (seed 0) are left out"]),
+    # two games, one short of a seed: 2 games x 1 seed ties with 1 game x 2 seeds; the tie goes to more games
+    ("AB", [("A", 0), ("A", 1), ("B", 0)], {("A", 0), ("B", 0)}, ["A: seed 1 left out (not every game has it)"]),
+    ("ABC", [("A", 3), ("B", 3)], {("A", 3), ("B", 3)}, ["C: no runs"]),
+])
+def test_the_largest_complete_block_is_kept(games, pairs, kept, left):
+    runs, out = complete_block(runs_of(pairs), tuple(games))
+    assert {(r.game, r.seed) for r in runs} == kept
+    assert [e["text"] for e in out] == left

@@ -25,8 +25,34 @@ def atari_dir(tmp_path):
 
 def test_published_atari_loads_in_params_order(atari_dir):
     algos, normalise = load_published(atari_dir, PARAMS, ATARI)
-    assert [a.name for a in algos] == ["M3", "REM", "IRIS"]
+    assert [a.name for a in algos] == ["M3", "REM", "IRIS", "dreamerv3", "TWM", "SimPLe", "EfficientZero"]
     assert normalise("Pong", np.array([-20.7, 14.6])) == pytest.approx([0.0, 1.0])
+    assert [a.single for a in algos] == [False] * 6 + [True]  # EfficientZero: one value per game
+
+
+def test_published_craftax_has_m3_and_the_three_curves_baselines():
+    algos, _ = load_published(PUBLISHED / "craftax", PARAMS, CRAFTAX)
+    assert [a.name for a in algos] == ["M3", "PPO-RNN", "PPO-RND", "E3B"]
+    raw = json.loads((PUBLISHED / "craftax" / "craftax_baselines.json").read_text())["E3B"]
+    e3b = algos[3]
+    game = CRAFTAX.games[0]
+    assert e3b.finals[game] == [run["scores"][-1] for run in raw] and len(e3b.finals[game]) == 10
+    steps, returns = e3b.curves[game][0]
+    finite = [v for v in raw[0]["scores"] if np.isfinite(v)]
+    assert returns == finite and steps[-1] == 1_000_000  # point k of 244 at (k + 1) x 1M / 244 env steps
+    first = len(raw[0]["scores"]) - len(finite)  # the NaN points lead
+    assert steps[0] == round((first + 1) * 1_000_000 / 244)
+    steps, values = curve_matrix(e3b, CRAFTAX.games, lambda g, v: v)
+    assert values.shape[:2] == (10, 1) and steps[-1] == 1_000_000 and np.isfinite(values).all()
+
+
+def test_a_bad_curves_file_is_named(tmp_path):
+    (tmp_path / "curves.json").write_text(json.dumps({"PPO_RNN": [{"scores": [1.0, float("nan")]}]}))
+    with pytest.raises(AnalysisError, match="PPO_RNN run 0 ends with nan, not a final score"):
+        load_published(tmp_path, PARAMS, CRAFTAX)
+    (tmp_path / "curves.json").write_text(json.dumps({"MuZero": [{"scores": [1.0]}]}))
+    with pytest.raises(AnalysisError, match="unknown algorithm 'MuZero'"):
+        load_published(tmp_path, PARAMS, CRAFTAX)
 
 
 def test_unknown_algorithm_is_named_with_its_file(atari_dir):
@@ -49,13 +75,12 @@ def test_game_missing_from_normalisation_constants_is_named(atari_dir, constant)
         load_published(atari_dir, PARAMS, ATARI)
 
 
-def test_missing_constants_and_unpulled_imports_are_named(atari_dir):
+def test_missing_constants_and_published_folder_are_named(atari_dir):
     (atari_dir / "HUMAN.json").unlink()
     with pytest.raises(AnalysisError, match=f"HUMAN scores file {atari_dir / 'HUMAN.json'} does not exist"):
         load_published(atari_dir, PARAMS, ATARI)
-    (atari_dir / "HUMAN.json.dvc").write_text("outs: []\n")
-    with pytest.raises(AnalysisError, match="HUMAN.json is not in the workspace: run `dvc pull"):
-        load_published(atari_dir, PARAMS, ATARI)
+    with pytest.raises(AnalysisError, match="published folder .*nowhere does not exist .*git checkout"):
+        load_published(atari_dir / "nowhere", PARAMS, ATARI)
 
 
 def test_malformed_results_files_are_named(tmp_path):
@@ -99,7 +124,12 @@ def test_ours_without_runs_is_none_and_with_runs_reads_the_companion_curves(tmp_
     (tmp_path / "M3-repro.json").write_text(json.dumps({"Pong": [3.0]}))
     with pytest.raises(AnalysisError, match="companion file .*M3-repro.runs.json does not exist"):
         load_ours(tmp_path, ATARI)
-    run = {"game": "Pong", "curve": {"epochs": [1, 2], "env_steps": [200, 400], "returns": [1.0, 2.0]}}
+    run = {"game": "Pong", "epoch": 2, "mean_return": 3.0,
+           "curve": {"epochs": [1, 2], "env_steps": [200, 400], "returns": [1.0, 2.0]}}
     (tmp_path / "M3-repro.runs.json").write_text(json.dumps({"runs": [run]}))
     ours = load_ours(tmp_path, ATARI)
-    assert ours.finals == {"Pong": [3.0]} and ours.curves == {"Pong": [([200, 400], [1.0, 2.0])]}
+    # the final evaluation (3.0) replaces the periodic one of the final epoch, at its env steps
+    assert ours.finals == {"Pong": [3.0]} and ours.curves == {"Pong": [([200, 400], [1.0, 3.0])]}
+    run.update(epoch=3)  # no periodic evaluation at the final epoch: placed at epoch x steps_per_epoch
+    (tmp_path / "M3-repro.runs.json").write_text(json.dumps({"runs": [run]}))
+    assert load_ours(tmp_path, ATARI).curves == {"Pong": [([200, 400, 3 * ATARI.steps_per_epoch], [1.0, 2.0, 3.0])]}

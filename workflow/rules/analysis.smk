@@ -12,6 +12,9 @@ results/smoke/, with config/analysis.yaml narrowed to the smoke games and fewer 
 rule publish:
     input:
         all_scores,
+        pipeline="dvc.yaml",
+        params=ANALYSIS_PARAMS,
+        published="results/published/{benchmark}",
     output:
         touch("results/logs/publish/{benchmark}.done"),
     log:
@@ -71,6 +74,8 @@ rule smoke_aggregate:
 rule smoke_figures:
     input:
         data="results/smoke/data/{benchmark}/M3-repro.json",
+        companion="results/smoke/data/{benchmark}/M3-repro.runs.json",
+        published="results/published/{benchmark}",
         params="results/smoke/analysis.yaml",
     output:
         figures=directory("results/smoke/figures/{benchmark}"),
@@ -84,5 +89,5 @@ rule smoke_figures:
         config["container"]
     shell:
         "{params.python} -m m3.analysis.figures --benchmark {wildcards.benchmark} --params {input.params} "
-        "--data results/smoke/data/{wildcards.benchmark} --published results/published/{wildcards.benchmark} "
+        "--data results/smoke/data/{wildcards.benchmark} --published {input.published} "
         "--out {output.figures} --metrics {output.metrics} > {log} 2>&1"
