@@ -1,5 +1,7 @@
 """The Hydra tree composes for every benchmark with the numbers of spec §3, and bad overrides fail clearly."""
 
+from operator import attrgetter
+
 import pytest
 
 from m3.config import ConfigError, compose_config, load_config
@@ -66,3 +68,51 @@ def test_bad_overrides_fail_naming_the_value(overrides, needle):
 def test_missing_benchmark_is_an_error():
     with pytest.raises(ConfigError, match="benchmark"):
         load_config(["run_dir=/tmp/x"])
+
+
+def structure(cfg) -> dict:
+    """Everything `scale=small` must keep (docs/learning.md): the schedule in env steps and updates per env step,
+    the sequence lengths, the RL and loss settings and the evaluation protocol, computed from a config."""
+    t, c, steps = cfg.training, cfg.collection, cfg.collection.train.num_steps
+    components = {"tokenizer": t.tokenizer, "world_model": t.world_model, "actor_critic": t.actor_critic}
+    return {
+        "epochs": cfg.epochs, "env_steps_collected": c.train.stop_after_epochs * steps, "env_steps_per_epoch": steps,
+        "updates_per_env_step": {k: o.steps_per_epoch / steps for k, o in components.items()},
+        "starts_after_env_steps": {k: o.start_after_epochs * steps for k, o in components.items()},
+        "actor_starts_after_env_steps":
+            (t.actor_critic.start_after_epochs + t.actor_critic.critic_warmup_epochs) * steps,
+        "optimisers": {k: (o.learning_rate, o.weight_decay, o.max_grad_norm) for k, o in components.items()},
+        "uniform_fraction": t.world_model.uniform_fraction,
+        "world_model": {k: v for k, v in vars(cfg.world_model).items() if k != "retnet"},
+        "segments": {k: getattr(cfg.world_model.retnet, k) for k in
+                     ("max_blocks", "blocks_per_chunk", "decay_scale_min_num_blocks", "decay_scale_max_num_blocks",
+                      "dropout")},
+        "imagination": vars(cfg.imagination), "exploration": (c.train.epsilon, c.train.temperature),
+        "evaluation": (cfg.evaluation.every * steps, vars(c.test)),
+        "controller": {k: getattr(cfg.controller, k) for k in
+                       ("image_conv_layers", "separate_networks", "include_action_inputs", "num_value_bins",
+                        "n_action_quant_levels")},
+        "image_tokens": (cfg.tokenizer.vocab_size, cfg.tokenizer.resolution, cfg.tokenizer.num_downsample_steps),
+        "precision": cfg.float32_matmul_precision, "replay": cfg.replay.max_ram_gb,
+    }
+
+
+def parameters(cfg) -> int:
+    from m3.agent import Agent
+    from m3.envs import registry
+
+    return sum(p.numel() for p in Agent(cfg, registry.env_spec(cfg.benchmark, cfg.env)).parameters())
+
+
+@pytest.mark.parametrize("benchmark, game", [("atari", "Breakout"), ("dmc", "walker-walk"),
+                                             ("craftax", "Craftax-Symbolic-v1")])
+def test_small_scale_keeps_the_benchmark_structure_and_shrinks_the_models(benchmark, game):
+    base = ["run_dir=/tmp/x", f"benchmark={benchmark}", f"env.game={game}", "tokenizer.perceptual_loss=false"]
+    paper, small = load_config(base), load_config([*base, "scale=small"])
+    assert structure(small) == structure(paper)
+    for key in ("tokenizer.embed_dim", "tokenizer.channels_first_layer", "world_model.retnet.num_layers",
+                "world_model.retnet.embed_dim", "training.tokenizer.batch_size", "training.world_model.batch_size",
+                "training.actor_critic.batch_size"):
+        assert attrgetter(key)(small) <= attrgetter(key)(paper), key
+    assert max(small.controller.obs_mlp_layer_sizes) < max(paper.controller.obs_mlp_layer_sizes)
+    assert parameters(small) * 5 < parameters(paper)

@@ -61,4 +61,4 @@ def test_bad_config_is_one_clear_error_at_parse_time(workflow_dir, case):
 def test_scale_override_is_checked_too(workflow_dir):
     done = snakemake(workflow_dir, "-n", "--config", "scale=tiny", timeout=120)
     assert done.returncode != 0
-    assert "config: scale: 'tiny' is not one of ['paper', 'smoke']" in done.stdout + done.stderr
+    assert "config: scale: 'tiny' is not one of ['paper', 'small', 'smoke']" in done.stdout + done.stderr

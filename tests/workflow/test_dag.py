@@ -47,6 +47,17 @@ def test_smoke_scale_plans_one_game_per_benchmark_under_results_smoke(workflow_d
     assert "results/smoke/runs/atari/Pong/seed0/done" in done.stdout and "device=cpu" in done.stdout
 
 
+def test_small_scale_plans_the_paper_matrix_under_results_small_unpublished(workflow_dir):
+    done = snakemake(workflow_dir, "-n", "--config", "scale=small", "device=cpu", "--", "all_dmc", timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    train = planned(done.stdout, "train")
+    assert {(j["game"], int(j["seed"])) for j in train} == {(g, s) for g in CONFIG["benchmarks"]["dmc"]["games"]
+                                                              for s in CONFIG["seeds"]}
+    assert not planned(done.stdout, "publish"), "small-model runs are not versioned"
+    assert "results/small/runs/dmc/walker-walk/seed0/done" in done.stdout
+    assert "scale=small device=cpu" in done.stdout
+
+
 def test_target_rules_and_lint():
     listed = snakemake(REPO, "--list-target-rules", timeout=300)
     assert listed.returncode == 0, listed.stderr[-3000:]

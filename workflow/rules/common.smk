@@ -36,9 +36,9 @@ def smoke() -> bool:
     return config["scale"] == "smoke"
 
 
-# Paper runs use the project's result paths (docs/interfaces.md); smoke runs mirror them under results/smoke/, so
-# they never mix with paper runs, DVC-owned files or the git-tracked scores.
-RESULTS = "results/smoke" if config.get("scale") == "smoke" else "results"
+# Paper runs use the project's result paths (docs/interfaces.md); small and smoke runs mirror them under
+# results/<scale>/, so they never mix with paper runs, DVC-owned files or the git-tracked scores.
+RESULTS = "results" if config.get("scale") == "paper" else f"results/{config.get('scale')}"
 
 
 def benchmarks() -> list[str]:
@@ -135,7 +135,7 @@ def analysed() -> set[str]:
 
 def final_outputs(benchmark: str) -> list[str]:
     """What finishes a benchmark: its figures (or the publish marker), or just its scores when not analysed."""
-    if benchmark not in analysed():
+    if benchmark not in analysed() or config["scale"] == "small":  # small-model runs are never published
         return scores_files(benchmark)
     if smoke():
         return [f"results/smoke/figures/{benchmark}", f"results/smoke/metrics/{benchmark}.json"]
