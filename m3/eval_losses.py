@@ -39,6 +39,18 @@ def _weighted_means(parts: list[tuple[int, dict[str, float]]], prefix: str) -> d
 
 
 @torch.no_grad()
+def tokenizer_losses(agent: Agent, episodes: list[Episode], batch_size: int) -> dict[str, float]:
+    """`tokenizer/eval/*`: the image tokenizer's training losses over every frame of `episodes`, in batches of
+    `batch_size` frames (the caller sets the modes)."""
+    frames = torch.cat([e.observations["image"] for e in episodes])  # (F, 3, 64, 64) uint8
+    parts = []
+    for chunk in frames.split(batch_size):
+        loss, m = agent.tokenizer.image.compute_loss(chunk.to(agent.device))
+        parts.append((len(chunk), {"total_loss": loss.item(), **m}))
+    return _weighted_means(parts, "tokenizer/eval")
+
+
+@torch.no_grad()
 def eval_losses(agent: Agent, cfg: M3Config, episodes: list[Episode]) -> dict[str, float]:
     """`tokenizer/eval/*` (image envs) and `world_model/eval/*` on `episodes`; the agent's modes are restored."""
     was_training = agent.training
@@ -47,14 +59,8 @@ def eval_losses(agent: Agent, cfg: M3Config, episodes: list[Episode]) -> dict[st
     for episode in episodes:
         store.add(episode)
     metrics: dict[str, float] = {}
-    image = agent.tokenizer.image
-    if image is not None and agent.tokenizer.trainable:
-        frames = torch.cat([e.observations["image"] for e in episodes])  # (F, 3, 64, 64) uint8
-        parts = []
-        for chunk in frames.split(cfg.training.tokenizer.batch_size):
-            loss, m = image.compute_loss(chunk.to(agent.device))
-            parts.append((len(chunk), {"total_loss": loss.item(), **m}))
-        metrics |= _weighted_means(parts, "tokenizer/eval")
+    if agent.tokenizer.image is not None and agent.tokenizer.trainable:
+        metrics |= tokenizer_losses(agent, episodes, cfg.training.tokenizer.batch_size)
     length, ctx = cfg.world_model.retnet.max_blocks, cfg.world_model.context_length
     parts = []
     for keys in _chunks(eval_windows(store, length, ctx), cfg.training.world_model.batch_size):

@@ -1,0 +1,89 @@
+"""One tokenizer or world-model step (m3/updates.py) against the same step written out by hand."""
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from m3.agent import Agent
+from m3.config import load_config
+from m3.data import PrioritizedSampler, ReplayStore
+from m3.envs import registry
+from m3.models.optim import adamw
+from m3.updates import NonFiniteLossError, optimizer_step, tokenizer_step, world_model_step
+from test_eval_losses import random_episode
+
+
+def setup(benchmark: str, game: str, lengths: list[int]):
+    cfg = load_config([f"benchmark={benchmark}", f"env.game={game}", "scale=smoke", "run_dir=/tmp/unused"])
+    torch.manual_seed(0)
+    agent = Agent(cfg, registry.env_spec(benchmark, cfg.env))
+    store, gen = ReplayStore(None), torch.Generator().manual_seed(3)
+    for i, rows in enumerate(lengths):
+        store.add(random_episode(agent.spec, i, rows, gen))
+    return cfg, agent, store
+
+
+def hand_step(module: nn.Module, optimizer, loss: torch.Tensor, max_norm: float) -> None:
+    optimizer.zero_grad()
+    loss.backward()
+    norm = torch.sqrt(sum(p.grad.square().sum() for p in module.parameters() if p.grad is not None))
+    for p in module.parameters():
+        if p.grad is not None:
+            p.grad.mul_(min(1.0, max_norm / (float(norm) + 1e-6)))
+    optimizer.step()
+
+
+def assert_same_parameters(a: nn.Module, b: nn.Module) -> None:
+    for (name, p), q in zip(a.named_parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_world_model_step_is_one_clipped_adamw_step_on_the_sampled_batch_and_writes_priorities():
+    cfg, agent, store = setup("cartpole", "CartPole-v1", [15, 9, 22])
+    c, L = cfg.training.world_model, cfg.world_model.retnet.max_blocks
+    sampler = PrioritizedSampler(uniform_fraction=c.uniform_fraction)
+    sampler.sync(store, ctx=cfg.world_model.context_length)
+    reference = copy.deepcopy(agent)
+    ref_opt = adamw(reference.world_model, c.learning_rate, c.weight_decay)
+    gen = torch.Generator().manual_seed(7)
+    ids = copy.deepcopy(sampler).sample(c.batch_size, torch.Generator().manual_seed(7))
+    batch = store.collate(ids, L, "right")
+    torch.manual_seed(11)  # the same dropout masks in both
+    out = reference.world_model_loss(batch)
+    hand_step(reference.world_model, ref_opt, out.loss, c.max_grad_norm)
+
+    torch.manual_seed(11)
+    metrics = world_model_step(agent, store, sampler, adamw(agent.world_model, c.learning_rate, c.weight_decay), c,
+                               L, gen)
+    assert metrics["total_loss"] == pytest.approx(out.loss.item())
+    assert metrics["grad_norm"] > 0
+    assert_same_parameters(agent.world_model, reference.world_model)
+    rows = [sampler.keys().index(k) for k in ids]
+    torch.testing.assert_close(sampler.losses[rows].float(), out.priority.float())
+
+
+def test_tokenizer_step_is_one_clipped_adamw_step_on_uniform_frames():
+    cfg, agent, store = setup("atari", "Breakout", [6, 4])
+    c = cfg.training.tokenizer
+    reference = copy.deepcopy(agent)
+    frames = store.sample_frames(c.batch_size, torch.Generator().manual_seed(5))
+    ref_opt = torch.optim.AdamW(reference.tokenizer.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
+    loss, _ = reference.tokenizer.image.compute_loss(frames)
+    hand_step(reference.tokenizer, ref_opt, loss, c.max_grad_norm)
+    opt = torch.optim.AdamW(agent.tokenizer.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
+    metrics = tokenizer_step(agent, store, opt, c, torch.Generator().manual_seed(5))
+    assert metrics["total_loss"] == pytest.approx(loss.item())
+    assert {"reconstruction_loss", "commitment_loss", "codebook_usage"} <= set(metrics)
+    assert_same_parameters(agent.tokenizer, reference.tokenizer)
+
+
+def test_a_non_finite_loss_stops_before_the_step():
+    layer = nn.Linear(2, 1)
+    before = copy.deepcopy(layer.state_dict())
+    opt = torch.optim.AdamW(layer.parameters())
+    with pytest.raises(NonFiniteLossError, match="world_model loss is nan"):
+        optimizer_step(opt, layer, layer(torch.ones(1, 2)).sum() * float("nan"), 1.0, "world_model")
+    for k, v in layer.state_dict().items():
+        assert torch.equal(v, before[k])
