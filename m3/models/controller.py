@@ -170,10 +170,13 @@ class Trunk(nn.Module):
             self.action_embed = nn.Linear(spec.action.n, hidden)  # action_dim → hidden
 
     def embed_obs(self, inputs: dict[str, Tensor]) -> Tensor:
-        return self.fuser(self.encoder(inputs))  # (N, hidden)
+        features = self.encoder(inputs)  # (N, out_dim), float32 when the vector codes are
+        return self.fuser(features.to(self.fuser[0].weight.dtype))  # (N, hidden)
 
     def embed_action(self, actions: Tensor) -> Tensor:
-        return self.action_embed(actions.long() if self.discrete else actions.float())  # (N, hidden)
+        if self.discrete:
+            return self.action_embed(actions.long())  # (N, hidden)
+        return self.action_embed(actions.to(self.action_embed.weight.dtype))  # raw action values, not levels
 
 
 class Controller(nn.Module):
@@ -208,9 +211,10 @@ class Controller(nn.Module):
         return [self.trunk] if self.critic_trunk is None else [self.trunk, self.critic_trunk]
 
     def initial_state(self, batch_size: int, device: torch.device | str | None = None) -> ControllerState:
-        device = self.critic_head.weight.device if device is None else device
-        hcs = [(torch.zeros(batch_size, self.hidden_size, device=device),
-                torch.zeros(batch_size, self.hidden_size, device=device)) for _ in self._trunks()]
+        weight = self.critic_head.weight
+        device = weight.device if device is None else device
+        hcs = [(torch.zeros(batch_size, self.hidden_size, device=device, dtype=weight.dtype),
+                torch.zeros(batch_size, self.hidden_size, device=device, dtype=weight.dtype)) for _ in self._trunks()]
         return ControllerState(hcs[0], hcs[1] if len(hcs) > 1 else None)
 
     def obs_logits(self, inputs: dict[str, Tensor],

@@ -43,19 +43,25 @@ def reward_support(num_bins: int = 129) -> Tensor:
 class HLGauss(nn.Module):
     """Histogram loss with Gaussian targets over uniform bins on [low, high] (spec §5.4).
 
-    Buffers (non-persistent, they follow `.to(device)`): `edges` (num_bins + 1,), `centres` (num_bins,).
-    σ = sigma_ratio · bin width.
+    The constants are float32-derived, as in the official code: `low` and `high` rounded to float32, the
+    float32 `edges` (num_bins + 1,) (a non-persistent buffer, it follows `.to(device)` and `.double()`),
+    σ = sigma_ratio · (edges[1] − edges[0]), and the bin `centres` computed from the edges in their dtype.
     """
 
     def __init__(self, low: float, high: float, num_bins: int, sigma_ratio: float = 0.75) -> None:
         super().__init__()
         if not high > low or num_bins < 1:
             raise ValueError(f"need high > low and num_bins >= 1, got {low=}, {high=}, {num_bins=}")
-        self.low, self.high, self.num_bins = float(low), float(high), int(num_bins)
-        self.sigma = sigma_ratio * (self.high - self.low) / self.num_bins
-        edges = torch.linspace(self.low, self.high, self.num_bins + 1, dtype=torch.float64)
-        self.register_buffer("edges", edges.float(), persistent=False)
-        self.register_buffer("centres", ((edges[:-1] + edges[1:]) / 2).float(), persistent=False)
+        bounds = torch.tensor([low, high], dtype=torch.float32)
+        self.low, self.high, self.num_bins = float(bounds[0]), float(bounds[1]), int(num_bins)
+        self.register_buffer("edges", torch.linspace(self.low, self.high, self.num_bins + 1, dtype=torch.float32),
+                             persistent=False)
+        self.sigma = sigma_ratio * float(self.edges[1] - self.edges[0])
+
+    @property
+    def centres(self) -> Tensor:
+        """The bin centres (num_bins,): midpoints of consecutive edges."""
+        return (self.edges[:-1] + self.edges[1:]) / 2
 
     def targets(self, y: Tensor) -> Tensor:
         """y (...,) → target probabilities (..., num_bins); y is clamped into [low, high].

@@ -16,15 +16,16 @@ from m3.models.distributions import (
 )
 
 
-def naive_targets(y: float, low: float, high: float, num_bins: int, sigma_ratio: float = 0.75) -> list[float]:
-    """§5.4 in float64 with math.erf, one bin at a time."""
-    width = (high - low) / num_bins
-    sigma = sigma_ratio * width
-    y = min(max(y, low), high)
+def naive_targets(y: float, edges: list[float], sigma: float) -> list[float]:
+    """§5.4 in float64 with math.erf, one bin at a time, over the given bin edges."""
+    y = min(max(y, edges[0]), edges[-1])
     phi = lambda e: 0.5 * (1.0 + math.erf((e - y) / (sigma * math.sqrt(2.0))))  # noqa: E731
-    edges = [low + i * width for i in range(num_bins + 1)]
     z = phi(edges[-1]) - phi(edges[0])
-    return [(phi(edges[i + 1]) - phi(edges[i])) / z for i in range(num_bins)]
+    return [(phi(edges[i + 1]) - phi(edges[i])) / z for i in range(len(edges) - 1)]
+
+
+def float32(x: float) -> float:
+    return float(torch.tensor(x, dtype=torch.float32))
 
 
 def test_symlog_hand_values_and_inverse():
@@ -39,10 +40,19 @@ def test_reward_support_and_sigma():
     d = reward_hl_gauss()
     assert d.num_bins == 129
     assert d.high == pytest.approx(10.395, abs=1e-3) and d.low == -d.high
-    assert d.high == pytest.approx(math.log(1 + (math.exp(15) - 1) / 100), rel=1e-12)
+    assert d.high == float32(math.log(1 + (math.exp(15) - 1) / 100))  # float32 constants, as the official code
     assert (d.high - d.low) / 129 == pytest.approx(0.1612, abs=1e-4)
-    assert d.sigma == pytest.approx(0.121, abs=1e-3)
+    assert d.sigma == 0.75 * float32(d.edges[1].item() - d.edges[0].item()) == pytest.approx(0.121, abs=1e-3)
     assert d.edges.shape == (130,) and d.centres.shape == (129,)
+    assert d.edges.dtype == torch.float32
+    torch.testing.assert_close(d.edges, torch.linspace(d.low, d.high, 130, dtype=torch.float32), rtol=0, atol=0)
+
+
+def test_centres_follow_the_edges_dtype():
+    """Bin centres are midpoints of the float32 edges in the compute dtype (exact in float64)."""
+    d = value_hl_gauss().double()
+    edges = torch.linspace(-15.0, 15.0, 130, dtype=torch.float32).double()
+    assert torch.equal(d.centres, (edges[:-1] + edges[1:]) / 2)
 
 
 def test_value_support_and_sigma():
@@ -60,7 +70,7 @@ def test_targets_match_naive_float64(make):
     got = d.targets(torch.tensor(ys))
     assert got.shape == (len(ys), d.num_bins)
     for row, y in zip(got, ys):
-        ref = torch.tensor(naive_targets(y, d.low, d.high, d.num_bins, d.sigma * d.num_bins / (d.high - d.low)))
+        ref = torch.tensor(naive_targets(y, d.edges.tolist(), d.sigma))
         torch.testing.assert_close(row, ref.float(), atol=2e-6, rtol=0)
     torch.testing.assert_close(got.sum(-1), torch.ones(len(ys)))
 
@@ -86,7 +96,7 @@ def test_loss_is_soft_cross_entropy():
     logits = torch.randn(5, 3, 16, dtype=torch.float64)
     y = torch.rand(5, 3) * 5 - 2.5
     targets = torch.tensor(
-        [[naive_targets(float(v), -2.0, 2.0, 16) for v in row] for row in y], dtype=torch.float64
+        [[naive_targets(float(v), d.edges.tolist(), d.sigma) for v in row] for row in y], dtype=torch.float64
     )
     ref = F.cross_entropy(logits.reshape(-1, 16), targets.reshape(-1, 16), reduction="none").reshape(5, 3)
     torch.testing.assert_close(d.loss(logits.float(), y), ref.float(), atol=1e-5, rtol=1e-5)

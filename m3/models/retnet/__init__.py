@@ -8,7 +8,7 @@ from m3.models.retnet.retention import (
     retention_chunkwise,
     retention_recurrent,
 )
-from m3.models.retnet.xpos import rotate, rotation_angles, rotation_tables
+from m3.models.retnet.xpos import rotate, rotation_angles, rotation_frequencies, rotation_tables
 
 __all__ = [
     "FeedForward",
@@ -24,5 +24,6 @@ __all__ = [
     "retention_recurrent",
     "rotate",
     "rotation_angles",
+    "rotation_frequencies",
     "rotation_tables",
 ]

@@ -3,9 +3,19 @@
 Channel pairs (2i, 2i+1) of each head are rotated by the angle position·θ_i with
 θ_i = 1 / 10000^{linspace(0, 1, d_h/2)}_i, so q(m)·k(n) depends only on m − n. Positions are
 start + 0..N-1, with one start per batch row when `start` is a tensor (POP prediction tokens, §5.3).
+θ is computed in float32, as the official code stores it (its `thetas` buffer): a float64 θ differs
+by ~1e-7 relative, which shifts the angle at token ~900 by ~5e-5 rad.
 """
 import torch
 from torch import Tensor
+
+
+def rotation_frequencies(head_dim: int) -> Tensor:
+    """θ (d_h,) float64 holding float32 values, each θ_i repeated twice (interleaved channel pairs)."""
+    if head_dim % 2 != 0:
+        raise ValueError(f"head_dim must be even, got {head_dim}")
+    theta = 1.0 / 10000 ** torch.linspace(0, 1, head_dim // 2, dtype=torch.float32)
+    return theta.double().repeat_interleave(2)
 
 
 def rotation_angles(start: int | Tensor, length: int, head_dim: int, device: torch.device) -> Tensor:
@@ -13,10 +23,7 @@ def rotation_angles(start: int | Tensor, length: int, head_dim: int, device: tor
 
     Each θ_i is repeated twice (interleaved pairs), matching the channel pairs that `rotate` mixes.
     """
-    if head_dim % 2 != 0:
-        raise ValueError(f"head_dim must be even, got {head_dim}")
-    theta = 1.0 / 10000 ** torch.linspace(0, 1, head_dim // 2, dtype=torch.float64, device=device)
-    theta = theta.repeat_interleave(2)  # (d_h,)
+    theta = rotation_frequencies(head_dim).to(device)  # (d_h,)
     offsets = torch.arange(length, dtype=torch.float64, device=device)  # (N,)
     if isinstance(start, Tensor):
         positions = start.to(device=device, dtype=torch.float64)[:, None] + offsets  # (B, N)

@@ -42,7 +42,7 @@ class ImageTokenizerConfig:
 
 
 def _norm_act(cfg: ImageTokenizerConfig, channels: int) -> list[nn.Module]:
-    return [nn.GroupNorm(cfg.norm_num_groups, channels), nn.SiLU()]
+    return [nn.GroupNorm(cfg.norm_num_groups, channels, eps=1e-6), nn.SiLU()]
 
 
 class Encoder(nn.Module):
