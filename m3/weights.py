@@ -27,13 +27,14 @@ class LoadedWeights:
     path: Path
     epoch: int | None
     code_version: str
+    origin: dict | None = None  # for converted official checkpoints: their path and sha256 (m3.convert)
 
 
-def save_weights(path: str | Path, cfg: M3Config, agent_state: dict[str, torch.Tensor], epoch: int,
-                 code_version: str) -> None:
-    """Write the weights file atomically."""
+def save_weights(path: str | Path, cfg: M3Config, agent_state: dict[str, torch.Tensor], epoch: int | None,
+                 code_version: str, origin: dict | None = None) -> None:
+    """Write the weights file atomically; `epoch` is None and `origin` set for converted official weights."""
     atomic_torch_save({"format": FORMAT, "config": to_yaml(cfg), "agent": agent_state, "epoch": epoch,
-                       "code_version": code_version}, path)
+                       "code_version": code_version, "origin": origin}, path)
 
 
 def read_weights(source: str | Path, map_location: str | torch.device = "cpu") -> LoadedWeights:
@@ -53,7 +54,7 @@ def read_weights(source: str | Path, map_location: str | torch.device = "cpu") -
         raise CheckpointError(f"{source} is not an m3 weights file (expected format {FORMAT!r}); "
                               "pass a weights.pt written by m3.train or a run folder")
     return LoadedWeights(_parse_config(blob["config"], source), blob["agent"], source, blob.get("epoch"),
-                         blob.get("code_version", "unknown"))
+                         blob.get("code_version", "unknown"), blob.get("origin"))
 
 
 def _parse_config(text: str, origin: Path) -> M3Config:
