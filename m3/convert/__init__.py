@@ -1,4 +1,4 @@
-"""Import official M3 checkpoints into m3's weights format (docs/weights.md; reference README §6, §7).
+"""Import official M3 checkpoints into m3's weights format (docs/weights.md, "Official M3 checkpoints").
 
 `convert(parts, agent)` maps the official tokenizer, world-model and actor-critic state dicts onto the
 state dict of an m3 `Agent` built from the matching config, through one rule module per component.

@@ -14,7 +14,7 @@ from m3.envs import registry
 DATA = Path(__file__).parent / "data"
 BENCHMARKS = ("atari", "dmc", "craftax")
 
-# The reduced official builds (data README §2) as m3 overrides. Atari's game is DemonAttack (6 actions).
+# The reduced official builds (data/README.md) as m3 overrides. Atari's game is DemonAttack (6 actions).
 # DMC keeps tokenizer.embed_dim 256: the official obs_emb_dim 256 ≠ d builds the unused obs_emb_map, as m3
 # builds its unused image_proj; Craftax sets it to d = 64 as the official obs_emb_dim=64 does.
 REDUCED = {

@@ -1,4 +1,4 @@
-"""m3 loaded through the converter computes the official functions (issue 17; data README §4, §8).
+"""m3 loaded through the converter computes the official functions (issue 17; docs/weights.md, "What is proven").
 
 Every reference output is matched to ≤ 1e-10 relative in float64, dropout off, except where a deliberate
 deviation of the spec (§11) changes it; each exception below names its deviation:
@@ -154,3 +154,4 @@ def test_controller(case):
             if hc is not None:
                 assert_matches(hc[0], out[f"{trunk}_state_after_action_step"]["h"][:, t], f"t={t} {trunk} h")
                 assert_matches(hc[1], out[f"{trunk}_state_after_action_step"]["c"][:, t], f"t={t} {trunk} c")
+

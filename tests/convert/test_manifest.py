@@ -1,5 +1,5 @@
 """Paper-size structure (issue 17): m3's paper configs accept the full official key/shape manifests and have
-the official trainable parameter counts (data README §1; counts exclude the official meta-device copy)."""
+the official trainable parameter counts (data/README.md; counts exclude the official meta-device copy)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def manifest_state(manifest: dict) -> dict[str, dict[str, torch.Tensor]]:
 
 def unused_parameters(manifest: dict, component: str) -> int:
     """Official parameters m3 does not build: DMC's `action_encoder.action_projection`, never applied because
-    the official code tokenizes actions (data README §6). The converter accepts and drops it."""
+    the official code tokenizes actions (docs/weights.md). The converter accepts and drops it."""
     keys = manifest[component]["keys"].items()
     return sum(torch.Size(v["shape"]).numel() for k, v in keys if k.startswith("action_encoder.action_projection."))
 
