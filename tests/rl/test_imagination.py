@@ -224,3 +224,74 @@ def test_end_to_end_gradients_only_on_controller(spec, make_batch, c, separate):
     grads = [p.grad for p in controller.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert controller.actor_head.weight.grad.abs().sum() > 0 and controller.critic_head.weight.grad.abs().sum() > 0
+
+
+# --- the rollout through the world-model env equals the direct WorldModel calls -----------------------------------
+
+
+class RecordingTokenizer(MultiModalTokenizer):
+    """The real tokenizer, recording the tokens the controller's inputs are made from."""
+
+    def codes(self, tokens):
+        self.seen = [*getattr(self, "seen", []), tokens]
+        return super().codes(tokens)
+
+
+def direct_rollout(tokenizer, world_model, controller, batch, cfg, c):
+    """The reference: imagination as written before `WorldModelEnv`, calling `WorldModel.imagine_reset` and
+    `imagine_step` directly. Returns the per-step sampled tokens, actions, rewards, intrinsic rewards, dones and
+    value logits."""
+    obs = {k: v[:, :-1] for k, v in batch["obs"].items()}
+    idx = segment_indices(batch["mask_padding"].shape[1], c)
+    codebook = tokenizer.image.codebook.weight.detach() if tokenizer.image is not None else None
+    out = {k: [] for k in ("tokens", "actions", "rewards", "intrinsic", "dones", "value_logits")}
+    tokenizer.eval(), world_model.eval()
+    with torch.no_grad():
+        tokens = tokenizer.tokenize(obs)
+        codes = tokenizer.codes(tokens)
+        burn_in = idx.burn_in
+        state = controller.burn_in({k: v[:, burn_in] for k, v in codes.items()}, batch["actions"][:, burn_in],
+                                   batch["mask_padding"].bool()[:, burn_in])
+        wm_state = world_model.imagine_reset({k: v[:, idx.context_obs] for k, v in tokens.items()},
+                                             batch["actions"][:, idx.context_actions], codebook)
+        inputs = {k: v[:, idx.first_input] for k, v in codes.items()}
+        for _ in range(cfg.imagine_horizon - c + 1):
+            policy, value_logits, state = controller.obs_logits(inputs, state)
+            action = policy.sample()
+            state = controller.action_step(action, state)
+            step = world_model.imagine_step(wm_state, action, codebook)
+            inputs, wm_state = tokenizer.codes(step.tokens), step.state
+            out["tokens"].append(step.tokens)
+            out["actions"].append(action)
+            out["rewards"].append(cfg.real_reward_weight * step.reward + cfg.intrinsic_reward_weight * step.intrinsic)
+            out["intrinsic"].append(step.intrinsic)
+            out["dones"].append(step.done)
+            out["value_logits"].append(value_logits)
+    tokenizer.train(), world_model.train()
+    return out
+
+
+@pytest.mark.parametrize("spec, make_batch, c, separate", [
+    (IMAGE_SPEC, image_batch, 2, False),
+    (MULTI_SPEC, multimodal_batch, 1, True),
+])
+def test_imagine_equals_the_direct_world_model_calls_for_a_fixed_seed(spec, make_batch, c, separate):
+    torch.manual_seed(0)
+    cfg = ImaginationConfig(burn_in=3, imagine_horizon=4, real_reward_weight=2.0, intrinsic_reward_weight=10.0)
+    tokenizer = RecordingTokenizer(spec, IMAGE_CFG)
+    world_model, controller = tiny_world_model(spec, c, cfg.imagine_horizon), tiny_controller(spec, separate)
+    batch = make_batch(4, cfg.burn_in + c, [0, 1, 0, 2])
+    torch.manual_seed(5)
+    want = direct_rollout(tokenizer, world_model, controller, batch, cfg, c)
+    tokenizer.seen = []
+    torch.manual_seed(5)
+    traj = imagine(tokenizer, world_model, controller, batch, cfg, c)
+    sampled = tokenizer.seen[1:]  # the first call encodes the replayed segment
+    assert len(sampled) == len(want["tokens"]) == cfg.imagine_horizon - c + 1
+    for got, expected in zip(sampled, want["tokens"]):
+        assert got.keys() == expected.keys() and all(torch.equal(got[k], expected[k]) for k in got)
+    assert torch.equal(traj.actions, torch.stack(want["actions"], 1))
+    assert torch.equal(traj.rewards, torch.stack(want["rewards"], 1))
+    assert torch.equal(traj.intrinsic_rewards, torch.stack(want["intrinsic"], 1))
+    assert torch.equal(traj.dones, torch.stack(want["dones"], 1))
+    assert torch.equal(traj.value_logits.detach(), torch.stack(want["value_logits"], 1))
