@@ -115,7 +115,7 @@ def main() -> None:
         with autocast:
             batch = batch_to(store.collate(keys, length, "left"), device)
             traj = imagine(agent.tokenizer, agent.world_model, agent.actor_critic, batch, cfg.imagination, c)
-            loss, _ = actor_critic_loss(traj, cfg.imagination, scaler, True)
+            loss, _ = actor_critic_loss(traj, agent.actor_critic, cfg.imagination, scaler, True)
         step(loss)
 
     agent.train()

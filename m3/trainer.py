@@ -155,7 +155,7 @@ class Trainer:
         traj = imagine(self.agent.tokenizer, self.agent.world_model, self.agent.actor_critic, batch,
                        self.cfg.imagination, ctx)
         train_actor = epoch > c.start_after_epochs + c.critic_warmup_epochs
-        loss, metrics = actor_critic_loss(traj, self.cfg.imagination, self.scaler, train_actor)
+        loss, metrics = actor_critic_loss(traj, self.agent.actor_critic, self.cfg.imagination, self.scaler, train_actor)
         metrics["grad_norm"] = self._update("actor_critic", self.agent.actor_critic, loss, c.max_grad_norm, epoch)
         return {"total_loss": loss.detach(), **metrics}
 

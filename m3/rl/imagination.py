@@ -2,8 +2,9 @@
 
 `imagine` burns the controller in on a replayed segment, starts the world model from the segment's
 last context observations and rolls the policy out for H' = imagine_horizon − c + 1 imagined steps;
-`actor_critic_loss` turns the rollout into the REINFORCE + entropy + HL-Gauss critic loss. Only the
-controller receives gradients: the tokenizer and world model run in eval mode without gradient.
+the world model runs as a `WorldModelEnv`; `actor_critic_loss` turns the rollout into the REINFORCE + entropy
++ HL-Gauss critic loss, on the controller's own value support. Only the controller receives gradients: the
+tokenizer and world model run in eval mode without gradient.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from torch import Tensor, nn
 from m3.models.controller import Controller
 from m3.models.tokenizers import MultiModalTokenizer
 from m3.models.world_model import WorldModel
-from m3.models.distributions import symlog, value_hl_gauss
+from m3.models.world_model_env import WorldModelEnv
 from m3.rl.returns import ReturnScaler, lambda_returns
 
 
@@ -99,6 +100,7 @@ def imagine(tokenizer: MultiModalTokenizer, world_model: WorldModel, controller:
     idx = segment_indices(L, context_length)
     horizon = cfg.imagine_horizon - context_length + 1  # H'
     codebook = tokenizer.image.codebook.weight.detach() if tokenizer.image is not None else None
+    env = WorldModelEnv(world_model, codebook)
     steps: dict[str, list[Tensor]] = {f.name: [] for f in fields(Trajectory)}
     with _eval_mode(tokenizer, world_model):
         with torch.no_grad():
@@ -106,17 +108,15 @@ def imagine(tokenizer: MultiModalTokenizer, world_model: WorldModel, controller:
             tokens = tokenizer.tokenize(_at(batch["obs"], slice(0, L - 1)))
             codes = tokenizer.codes(tokens)
             state = controller.burn_in(_at(codes, idx.burn_in), actions[:, idx.burn_in], mask[:, idx.burn_in])
-            wm_state = world_model.imagine_reset(_at(tokens, idx.context_obs), actions[:, idx.context_actions],
-                                                 codebook)
+            env.reset(_at(tokens, idx.context_obs), actions[:, idx.context_actions])
         inputs = _at(codes, idx.first_input)  # {name: (B, ...)}: o_{L−2}
         for _ in range(horizon):
             policy, value_logits, state = controller.obs_logits(inputs, state)
             action = policy.sample()  # temperature 1
             state = controller.action_step(action, state)
             with torch.no_grad():
-                step = world_model.imagine_step(wm_state, action, codebook)
+                step = env.step(action)
                 inputs = tokenizer.codes(step.tokens)
-            wm_state = step.state
             steps["actions"].append(action)
             steps["log_probs"].append(policy.log_prob(action))
             steps["entropies"].append(policy.entropy())
@@ -134,9 +134,10 @@ def _stats(metrics: dict[str, float], name: str, x: Tensor) -> None:
     metrics[f"{name}_std"] = x.std().item() if x.numel() > 1 else 0.0
 
 
-def actor_critic_loss(traj: Trajectory, cfg: ImaginationConfig, scaler: ReturnScaler,
+def actor_critic_loss(traj: Trajectory, controller: Controller, cfg: ImaginationConfig, scaler: ReturnScaler,
                       train_actor: bool) -> tuple[Tensor, dict[str, float]]:
-    """REINFORCE + entropy + HL-Gauss critic loss over t = 0..H'−2 (spec §6.2).
+    """REINFORCE + entropy + the controller's HL-Gauss critic loss (`Controller.value_loss`) over t = 0..H'−2
+    (spec §6.2).
 
     G = λ-returns with G_{H'−1} = V_{H'−1} (the last step only bootstraps). The trained returns
     G_{0..H'−2} enter the scaler's FIFO first; A = (G − V) / max(1, ½(P97.5 − P2.5)) over the FIFO,
@@ -147,8 +148,7 @@ def actor_critic_loss(traj: Trajectory, cfg: ImaginationConfig, scaler: ReturnSc
     scale = scaler.scale()
     advantages = ((returns - traj.values[:, :-1]) / scale).detach()  # (B, H'−1)
     log_probs = traj.log_probs[:, :-1]
-    hl_gauss = value_hl_gauss(traj.value_logits.shape[-1]).to(traj.value_logits.device)
-    loss_values = hl_gauss.loss(traj.value_logits[:, :-1], symlog(returns)).mean()
+    loss_values = controller.value_loss(traj.value_logits[:, :-1], returns).mean()
     if train_actor:
         loss_actor = -(log_probs * advantages).mean()
         loss_entropy = -cfg.entropy_weight * traj.entropies[:, :-1].mean()

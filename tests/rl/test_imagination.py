@@ -91,7 +91,7 @@ def test_d2_indices_and_d3_burn_in_on_a_toy_segment(c):
     for b, pad in enumerate([0, 1]):
         ref = controller.initial_state(1)
         for t in range(pad, L - 2):
-            _, _, ref = Controller.obs_step(controller, {"token": torch.tensor([[t]])}, ref)
+            _, _, ref = Controller.obs_logits(controller, {"token": torch.tensor([[t]])}, ref)
             ref = controller.action_step(torch.tensor([t]), ref)
         torch.testing.assert_close(controller.first_state.actor[0][b : b + 1], ref.actor[0], atol=1e-6, rtol=1e-5)
         torch.testing.assert_close(controller.first_state.actor[1][b : b + 1], ref.actor[1], atol=1e-6, rtol=1e-5)
@@ -156,7 +156,7 @@ def test_loss_matches_naive_float64(train_actor):
     symlog_g = np.sign(G) * np.log1p(np.abs(G))
     want_values = np.mean([naive_hl_gauss_ce(logits[b, t], symlog_g[b, t], 17) for b in range(B) for t in range(H - 1)])
 
-    loss, metrics = actor_critic_loss(traj, cfg, scaler, train_actor=train_actor)
+    loss, metrics = actor_critic_loss(traj, tiny_controller(IMAGE_SPEC), cfg, scaler, train_actor=train_actor)
     assert len(scaler.buffer) == 2
     assert metrics["returns_scale_mean"] == pytest.approx(scale, rel=1e-5)
     assert metrics["loss_values"] == pytest.approx(want_values, rel=1e-5)
@@ -202,21 +202,29 @@ MULTI_SPEC = EnvSpec(observations={"vector": ModalitySpec((4,)), "token": Modali
                                    "token_2d": ModalitySpec((3, 3), (3, 2, 4))}, action=ActionSpec("continuous", 2))
 
 
-@pytest.mark.parametrize("spec, make_batch, c, separate", [
+END_TO_END = pytest.mark.parametrize("spec, make_batch, c, separate", [
     (IMAGE_SPEC, image_batch, 2, False),
     (MULTI_SPEC, multimodal_batch, 1, True),
 ])
-def test_end_to_end_gradients_only_on_controller(spec, make_batch, c, separate):
+
+
+def tiny_setup(spec, make_batch, c, separate, tokenizer_class=MultiModalTokenizer):
+    """Seeded tiny modules and a left-padded batch of 4 segments: (cfg, tokenizer, world model, controller, batch)."""
     torch.manual_seed(0)
     cfg = ImaginationConfig(burn_in=3, imagine_horizon=4, real_reward_weight=2.0, intrinsic_reward_weight=10.0)
-    tokenizer = MultiModalTokenizer(spec, IMAGE_CFG)
+    tokenizer = tokenizer_class(spec, IMAGE_CFG)
     world_model, controller = tiny_world_model(spec, c, cfg.imagine_horizon), tiny_controller(spec, separate)
-    batch = make_batch(4, cfg.burn_in + c, [0, 1, 0, 2])
+    return cfg, tokenizer, world_model, controller, make_batch(4, cfg.burn_in + c, [0, 1, 0, 2])
+
+
+@END_TO_END
+def test_end_to_end_gradients_only_on_controller(spec, make_batch, c, separate):
+    cfg, tokenizer, world_model, controller, batch = tiny_setup(spec, make_batch, c, separate)
     traj = imagine(tokenizer, world_model, controller, batch, cfg, c)
     horizon = cfg.imagine_horizon - c + 1
     assert traj.log_probs.shape == traj.rewards.shape == traj.dones.shape == (4, horizon)
     assert world_model.training and tokenizer.training  # modes restored
-    loss, metrics = actor_critic_loss(traj, cfg, ReturnScaler(cfg.return_buffer_size), train_actor=True)
+    loss, metrics = actor_critic_loss(traj, controller, cfg, ReturnScaler(cfg.return_buffer_size), train_actor=True)
     loss.backward()
     assert torch.isfinite(loss) and all(math.isfinite(v) for v in metrics.values())
     assert metrics["imagined_intrinsic_rewards_mean"] > 0  # the ensemble members disagree at init
@@ -271,16 +279,9 @@ def direct_rollout(tokenizer, world_model, controller, batch, cfg, c):
     return out
 
 
-@pytest.mark.parametrize("spec, make_batch, c, separate", [
-    (IMAGE_SPEC, image_batch, 2, False),
-    (MULTI_SPEC, multimodal_batch, 1, True),
-])
+@END_TO_END
 def test_imagine_equals_the_direct_world_model_calls_for_a_fixed_seed(spec, make_batch, c, separate):
-    torch.manual_seed(0)
-    cfg = ImaginationConfig(burn_in=3, imagine_horizon=4, real_reward_weight=2.0, intrinsic_reward_weight=10.0)
-    tokenizer = RecordingTokenizer(spec, IMAGE_CFG)
-    world_model, controller = tiny_world_model(spec, c, cfg.imagine_horizon), tiny_controller(spec, separate)
-    batch = make_batch(4, cfg.burn_in + c, [0, 1, 0, 2])
+    cfg, tokenizer, world_model, controller, batch = tiny_setup(spec, make_batch, c, separate, RecordingTokenizer)
     torch.manual_seed(5)
     want = direct_rollout(tokenizer, world_model, controller, batch, cfg, c)
     tokenizer.seen = []
