@@ -197,10 +197,6 @@ class ParallelEnvs:
             self._last_obs[i], rewards[i], terminated[i], truncated[i], infos[i] = obs, reward, term, trunc, info
         return stack_obs(self._last_obs), rewards, terminated, truncated, infos
 
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p in self._processes]
-
     def close(self) -> None:
         """Stop every worker (idempotent)."""
         self._finalizer()

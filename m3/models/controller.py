@@ -43,18 +43,6 @@ class ControllerState(NamedTuple):
     actor: LSTMState
     critic: LSTMState | None
 
-    def where(self, mask: Tensor, other: ControllerState) -> ControllerState:
-        """Per row: self where mask (B,) is True, else `other` (e.g. reset finished envs to `initial_state`)."""
-
-        def pick(a: LSTMState | None, b: LSTMState | None) -> LSTMState | None:
-            return None if a is None else _where(mask, a, b)
-
-        return ControllerState(pick(self.actor, other.actor), pick(self.critic, other.critic))
-
-    def detach(self) -> ControllerState:
-        critic = None if self.critic is None else (self.critic[0].detach(), self.critic[1].detach())
-        return ControllerState((self.actor[0].detach(), self.actor[1].detach()), critic)
-
 
 def _where(mask: Tensor, new: LSTMState, old: LSTMState) -> LSTMState:
     m = mask.view(-1, 1)  # (B, 1)
@@ -229,12 +217,6 @@ class Controller(nn.Module):
             logits = logits.view(-1, self.action_spec.n, self.levels.numel())  # (B, A, levels)
         value_logits = self.critic_head(actor[0] if critic is None else critic[0])  # (B, bins + 1)
         return ActorOutput(logits, self.levels), value_logits, ControllerState(actor, critic)
-
-    def obs_step(self, inputs: dict[str, Tensor],
-                 state: ControllerState) -> tuple[ActorOutput, Tensor, ControllerState]:
-        """Obs step: (policy, value (B,), new state)."""
-        policy, value_logits, state = self.obs_logits(inputs, state)
-        return policy, self.value(value_logits), state
 
     def action_step(self, actions: Tensor, state: ControllerState) -> ControllerState:
         """The LSTM step on the embedded actions (B,) or (B, A); the identity without action inputs."""

@@ -1,6 +1,7 @@
 """Parallel test envs (spec §8.4): same episodes as in-process envs, auto-reset, left-out envs, and clear,
 prompt errors when a worker dies, hangs or raises."""
 
+import multiprocessing as mp
 import os
 import signal
 import subprocess
@@ -68,22 +69,32 @@ def test_left_out_envs_are_not_stepped():
     np.testing.assert_array_equal(obs["vector"][1], ref.step(0)[0]["vector"])
 
 
+def started(seeds, **kwargs) -> tuple[ParallelEnvs, list[int]]:
+    """CartPole envs on `seeds` and their workers' pids in worker order, from multiprocessing's own record of this
+    process's children."""
+    before = set(mp.active_children())
+    envs = ParallelEnvs("cartpole", CARTPOLE, seeds, **kwargs)
+    workers = sorted(set(mp.active_children()) - before, key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    assert len(workers) == len(seeds)
+    return envs, [p.pid for p in workers]
+
+
 def test_a_killed_worker_raises_a_clear_error_at_once():
-    envs = ParallelEnvs("cartpole", CARTPOLE, SEEDS)
+    envs, pids = started(SEEDS)
     envs.reset()
-    os.kill(envs.pids[1], signal.SIGKILL)
+    os.kill(pids[1], signal.SIGKILL)
     start = time.time()
     with pytest.raises(EnvWorkerError, match=r"env worker 1 of 3 .*exit code -9 \(killed by SIGKILL\)"):
         for _ in range(3):
             envs.step(np.zeros(3, dtype=np.int64))
     assert time.time() - start < 10
-    assert all(not os.path.exists(f"/proc/{pid}") or _zombie(pid) for pid in envs.pids)  # the others were closed
+    assert all(not os.path.exists(f"/proc/{pid}") or _zombie(pid) for pid in pids)  # the others were closed
 
 
 def test_a_hung_worker_times_out():
-    envs = ParallelEnvs("cartpole", CARTPOLE, [0, 1], timeout=1.0)
+    envs, pids = started([0, 1], timeout=1.0)
     envs.reset()
-    os.kill(envs.pids[0], signal.SIGSTOP)
+    os.kill(pids[0], signal.SIGSTOP)
     start = time.time()
     with pytest.raises(EnvWorkerError, match=r"env worker 0 of 2 .*did not answer 'step' within 1 s"):
         envs.step(np.zeros(2, dtype=np.int64))
@@ -99,12 +110,12 @@ def test_an_env_error_names_the_worker_and_keeps_the_traceback():
 
 def test_workers_exit_when_their_parent_is_killed(tmp_path):
     script = textwrap.dedent("""
-        import sys, time
+        import multiprocessing, time
         from m3.envs import EnvConfig
         from m3.envs.parallel import ParallelEnvs
         if __name__ == "__main__":
             envs = ParallelEnvs("cartpole", EnvConfig("CartPole-v1"), [0, 1])
-            print(*envs.pids, flush=True)
+            print(*[p.pid for p in multiprocessing.active_children()], flush=True)
             time.sleep(600)
     """)
     (tmp_path / "parent.py").write_text(script)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from m3.envs.spec import ActionSpec, EnvSpec, ModalitySpec
-from m3.models.controller import Controller, ControllerConfig
+from m3.models.controller import Controller, ControllerConfig, ControllerState
 
 EMBED, GRID = 8, 2  # tiny image code maps (B, 8, 2, 2)
 
@@ -103,6 +103,15 @@ def test_encoders_match_hand_computation():
     torch.testing.assert_close(out[:, 8:13], inputs["vector"])
 
 
+def keep_rows(mask: torch.Tensor, new: ControllerState, old: ControllerState) -> ControllerState:
+    """Per row: `new` where mask (B,) is True, else `old`."""
+
+    def pick(a, b):
+        return None if a is None else tuple(torch.where(mask[:, None], x, y) for x, y in zip(a, b))
+
+    return ControllerState(pick(new.actor, old.actor), pick(new.critic, old.critic))
+
+
 @pytest.mark.parametrize("action", ACTIONS)
 @pytest.mark.parametrize("separate", [False, True])
 def test_burn_in_equals_acting_steps_and_skips_padding(action, separate):
@@ -116,7 +125,7 @@ def test_burn_in_equals_acting_steps_and_skips_padding(action, separate):
         start = pad if b == 1 else 0
         ref = model.initial_state(1)
         for t in range(start, L):
-            _, _, ref = model.obs_step({k: v[b : b + 1, t] for k, v in inputs.items()}, ref)
+            _, _, ref = model.obs_logits({k: v[b : b + 1, t] for k, v in inputs.items()}, ref)
             ref = model.action_step(actions[b : b + 1, t], ref)
         assert_rows_close(state, ref, b)
     # the padded row equals the same transitions without padding
@@ -124,13 +133,13 @@ def test_burn_in_equals_acting_steps_and_skips_padding(action, separate):
     assert_rows_close(state, unpadded, 1)
     # then the first obs step continues identically from either state
     nxt = {k: v[:, -1] for k, v in inputs.items()}
-    _, v_burn, _ = model.obs_step(nxt, state)
+    _, v_burn, _ = model.obs_logits(nxt, state)
     ref = model.initial_state(B)
     for t in range(L):
-        _, _, stepped = model.obs_step({k: v[:, t] for k, v in inputs.items()}, ref)
+        _, _, stepped = model.obs_logits({k: v[:, t] for k, v in inputs.items()}, ref)
         stepped = model.action_step(actions[:, t], stepped)
-        ref = stepped.where(mask[:, t], ref)
-    _, v_ref, _ = model.obs_step(nxt, ref)
+        ref = keep_rows(mask[:, t], stepped, ref)
+    _, v_ref, _ = model.obs_logits(nxt, ref)
     torch.testing.assert_close(v_burn, v_ref, atol=1e-5, rtol=1e-5)
 
 
@@ -140,23 +149,23 @@ def test_separate_networks_have_their_own_trunk():
     assert separate.critic_trunk is not separate.trunk and separate.initial_state(2).critic[0].shape == (2, 12)
     # the value reads the critic trunk only: changing the actor trunk leaves it unchanged
     inputs, state = random_inputs(2), separate.initial_state(2)
-    _, v0, _ = separate.obs_step(inputs, state)
+    _, v0, _ = separate.obs_logits(inputs, state)
     with torch.no_grad():
         separate.trunk.fuser[0].weight.add_(1.0)
-    _, v1, _ = separate.obs_step(inputs, state)
+    _, v1, _ = separate.obs_logits(inputs, state)
     torch.testing.assert_close(v0, v1)
 
 
 def test_without_action_inputs_action_step_is_identity():
     model = tiny_controller(ACTIONS[0], actions_in=False)
     state = model.initial_state(2)
-    _, _, state = model.obs_step(random_inputs(2), state)
+    _, _, state = model.obs_logits(random_inputs(2), state)
     assert model.action_step(torch.tensor([0, 2]), state) is state
 
 
 def test_continuous_log_prob_entropy_and_grid_samples():
     model = tiny_controller(ACTIONS[1])
-    policy, _, _ = model.obs_step(random_inputs(4), model.initial_state(4))
+    policy, _, _ = model.obs_logits(random_inputs(4), model.initial_state(4))
     assert policy.logits.shape == (4, 2, 5)
     actions = policy.sample(generator=torch.Generator().manual_seed(0))
     levels = np.linspace(-1, 1, 5)
@@ -176,7 +185,7 @@ def test_continuous_log_prob_entropy_and_grid_samples():
 
 def test_discrete_log_prob_entropy_match_categorical():
     model = tiny_controller(ACTIONS[0])
-    policy, _, _ = model.obs_step(random_inputs(6), model.initial_state(6))
+    policy, _, _ = model.obs_logits(random_inputs(6), model.initial_state(6))
     actions = torch.tensor([0, 1, 2, 2, 1, 0])
     ref = torch.distributions.Categorical(logits=policy.logits.double())
     torch.testing.assert_close(policy.log_prob(actions).double(), ref.log_prob(actions), atol=1e-6, rtol=1e-6)
@@ -201,7 +210,7 @@ def test_act_state_equals_obs_then_action_step(action):
     model = tiny_controller(action)
     inputs, state = random_inputs(4), model.initial_state(4)
     actions, new_state = model.act(inputs, state, temperature=0.5, generator=torch.Generator().manual_seed(3))
-    _, _, ref = model.obs_step(inputs, state)
+    _, _, ref = model.obs_logits(inputs, state)
     ref = model.action_step(actions, ref)
     torch.testing.assert_close(new_state.actor[0], ref.actor[0])
     torch.testing.assert_close(new_state.actor[1], ref.actor[1])
