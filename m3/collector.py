@@ -18,6 +18,7 @@ import torch
 
 from m3.agent import Agent
 from m3.data import Episode, EpisodeBuilder, ReplayStore
+from m3.envs.seeding import derive_seed
 
 
 class Collector:
@@ -29,9 +30,12 @@ class Collector:
         self.next_episode_id = 0
         self.num_env_steps = 0
         self.num_episodes = 0
+        self.env_seeded = False  # whether this env's RNG already holds the run's stream of train episodes
 
     def _start_episode(self) -> None:
-        seed = self.seed if self.next_episode_id == 0 else None  # one seed, then the env's own RNG continues
+        # One seed, then the env's own RNG continues; a fresh env after a resume is seeded for its episode.
+        seed = None if self.env_seeded else derive_seed(self.seed, "train", self.next_episode_id)
+        self.env_seeded = True
         self.obs, _ = self.env.reset(seed=seed)
         self.builder = EpisodeBuilder(self.next_episode_id, self.agent.spec.action)
         self.builder.start(self.obs)
@@ -110,6 +114,7 @@ class Collector:
         if state["env"] is not None and state["episode_id"] is not None and state["episode_id"] in self.store:
             self.env.close()
             self.env = pickle.loads(state["env"])
+            self.env_seeded = True
             self.obs = state["obs"]
             self.builder = EpisodeBuilder.from_episode(self.store[state["episode_id"]], self.agent.spec.action)
         else:

@@ -19,6 +19,7 @@ from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from m3.envs.registry import EnvConfig
+from m3.envs.seeding import check_run_seed
 from m3.models.controller import ControllerConfig
 from m3.models.tokenizers.image import ImageTokenizerConfig
 from m3.models.world_model import WorldModelConfig
@@ -156,6 +157,7 @@ def validate(cfg: M3Config) -> None:
             raise ConfigError(f"{key}={value!r} is not allowed; choose one of {list(allowed)}")
     try:
         registry.validate(cfg.benchmark, cfg.env)
+        check_run_seed(cfg.seed)
     except ValueError as e:
         raise ConfigError(str(e)) from e
     if cfg.world_model.enable_curiosity and cfg.training.world_model.batch_size % cfg.world_model.ensemble_size:

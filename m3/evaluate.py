@@ -7,8 +7,9 @@ folder (its `weights.pt`, or its last checkpoint), plays the final-evaluation pr
 episodes cut at their first end, so the count rounds up to a multiple of `envs`) and writes the scores
 JSON atomically to `out` (default `<run_dir>/scores.json`). Defaults follow the published protocol:
 Atari 100 episodes on 20 envs, DMC 500 on 20, Craftax 100 on 8 (104 episodes, as a training run's final
-evaluation); other benchmarks use the config's final-evaluation settings. Episode j starts from
-`reset(seed=1_000_000 * (seed + 1) + j)`; actions are sampled with a generator seeded with `seed`.
+evaluation); other benchmarks use the config's final-evaluation settings. Episode j starts from the
+reset seed `derive_seed(run seed, "evaluate", seed, j)` (`m3.envs.seeding`), shared with no training-time
+evaluation and no other run; actions are sampled with a generator seeded with `seed`.
 
 Arguments are plain `key=value` pairs (not Hydra overrides). Bad input gets one line on stderr naming
 the value and exit status 2, before any env starts.
@@ -16,6 +17,7 @@ the value and exit status 2, before any env starts.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sys
@@ -31,8 +33,10 @@ from m3.atomic import atomic_write_text
 from m3.checkpoint import CheckpointError
 from m3.config import ConfigError
 from m3.envs.parallel import ParallelEnvs
+from m3.envs.seeding import SEED_LIMIT, derive_seed
 from m3.evaluation import play_episodes
 from m3.metrics import learning_curve
+from m3.schedule import eval_env_seeds
 from m3.version import code_version
 from m3.weights import LoadedWeights, load_agent
 
@@ -40,7 +44,6 @@ USAGE = __doc__
 KEYS = ("run_dir", "episodes", "envs", "weights", "out", "seed", "device")
 DEVICES = ("cpu", "cuda")
 PROTOCOL = {"atari": (100, 20), "dmc": (500, 20), "craftax": (100, 8)}  # (episodes, envs) by benchmark, §8.4–§8.5
-EPISODE_SEED_STRIDE = 1_000_000
 
 
 class UsageError(ValueError):
@@ -84,6 +87,8 @@ def parse_args(argv: list[str]) -> EvaluateArgs:
             setattr(args, key, _int(key, value, 1))
         elif key == "seed":
             args.seed = _int(key, value, 0)
+            if args.seed >= SEED_LIMIT:
+                raise UsageError(f"seed={args.seed} must be below {SEED_LIMIT}")
         elif key == "device":
             if value not in DEVICES:
                 raise UsageError(f"device={value!r} is not allowed; choose one of {list(DEVICES)}")
@@ -120,12 +125,12 @@ def play(args: EvaluateArgs, agent: Agent, loaded: LoadedWeights, start: float) 
     episodes = args.episodes or default_episodes
     num_envs = min(args.envs or default_envs, episodes)
     temperature = cfg.collection.test.temperature
-    first_seed = EPISODE_SEED_STRIDE * (args.seed + 1)
     generator = torch.Generator(args.device).manual_seed(args.seed)
     print(f"m3.evaluate: {cfg.benchmark}/{cfg.env.game} seed {cfg.seed} from {loaded.path}: {episodes} episodes "
           f"on {num_envs} envs, temperature {temperature}", file=sys.stderr, flush=True)
-    with ParallelEnvs(cfg.benchmark, cfg.env, [first_seed + i for i in range(num_envs)]) as envs:
-        results = play_episodes(agent, envs, episodes, temperature, seed=first_seed, generator=generator,
+    with ParallelEnvs(cfg.benchmark, cfg.env, eval_env_seeds(cfg.seed, num_envs)) as envs:
+        results = play_episodes(agent, envs, episodes, temperature,
+                                functools.partial(derive_seed, cfg.seed, "evaluate", args.seed), generator=generator,
                                 progress=True)
     returns = [r.ret for r in results]
     return {"benchmark": cfg.benchmark, "game": cfg.env.game, "seed": cfg.seed, "returns": returns,

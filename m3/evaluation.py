@@ -3,14 +3,16 @@
 N envs run side by side in worker processes (`m3.envs.parallel`); every env's episode is cut at its
 first end (the env is left out of later steps); all envs are reset together, with fresh seeds, once all
 are done, so requested episode counts round up to a multiple of N (the official protocol). Episode j
-(round r, env i, j = r * N + i) starts from `reset(seed=seed + j)`, and actions are sampled with the
-given generator, so a seed and a generator state fix every episode.
+(round r, env i, j = r * N + i) starts from `reset(seed=episode_seed(j))` (`m3.envs.seeding` gives the
+callers' seeds), and actions are sampled with the given generator, so the seeds and a generator state fix
+every episode.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -29,22 +31,27 @@ class EpisodeResult:
     episode: Episode | None = None  # the whole episode, for the one `play_episodes` was asked to record
 
 
+def episodes_played(num_episodes: int, num_envs: int) -> int:
+    """How many episodes `play_episodes` plays for `num_episodes` on `num_envs` envs: whole rounds of N."""
+    if num_episodes <= 0:
+        raise ValueError(f"num_episodes must be positive, got {num_episodes}")
+    return math.ceil(num_episodes / num_envs) * num_envs
+
+
 @torch.no_grad()
-def play_episodes(agent: Agent, envs: ParallelEnvs, num_episodes: int, temperature: float, seed: int,
-                  generator: torch.Generator | None = None, progress: bool = False,
+def play_episodes(agent: Agent, envs: ParallelEnvs, num_episodes: int, temperature: float,
+                  episode_seed: Callable[[int], int], generator: torch.Generator | None = None, progress: bool = False,
                   record: int = 0) -> list[EpisodeResult]:
     """Play ⌈num_episodes / N⌉ rounds on the N envs at `temperature`, ε = 0; returns all episodes, N per round.
     The first `record` episodes are also kept whole, episode j as `Episode` j (the test dataset of §7.1 step 5)."""
-    if num_episodes <= 0:
-        raise ValueError(f"num_episodes must be positive, got {num_episodes}")
     n = envs.num_envs
-    rounds = math.ceil(num_episodes / n)
+    rounds = episodes_played(num_episodes, n) // n
     results: list[EpisodeResult] = []
     was_training = agent.training
     agent.eval()
     with tqdm(total=rounds * n, desc="eval episodes", unit="ep", disable=not progress, leave=False) as bar:
         for r in range(rounds):
-            obs, _ = envs.reset([seed + r * n + i for i in range(n)])
+            obs, _ = envs.reset([episode_seed(r * n + i) for i in range(n)])
             alive = np.ones(n, dtype=bool)
             returns, lengths = np.zeros(n), np.zeros(n, dtype=np.int64)
             stats: list[dict[str, float]] = [{} for _ in range(n)]

@@ -26,15 +26,17 @@ from m3.config import M3Config, to_dict
 from m3.data import PrioritizedSampler, ReplayStore, batch_to
 from m3.envs import registry
 from m3.envs.parallel import ParallelEnvs
+from m3.envs.seeding import derive_seed
 from m3.eval_losses import eval_losses
 from m3.evaluation import episode_metrics, play_episodes
-from m3.version import code_version
-from m3.weights import save_weights
 from m3.media import MediaDir, save_episode, save_reconstructions
 from m3.metrics import MetricsLogger
 from m3.models.optim import adamw
 from m3.rl.imagination import actor_critic_loss, imagine
 from m3.rl.returns import ReturnScaler
+from m3.schedule import epoch_plan, eval_env_seeds, evaluation_seeds
+from m3.version import code_version
+from m3.weights import save_weights
 
 
 class NonFiniteLossError(RuntimeError):
@@ -79,7 +81,7 @@ class Trainer:
         self.sampler = PrioritizedSampler(uniform_fraction=t.world_model.uniform_fraction)
         self.scaler = ReturnScaler(cfg.imagination.return_buffer_size)
         self.generator = torch.Generator().manual_seed(cfg.seed)
-        env = registry.make_env(cfg.benchmark, cfg.env, mode="train", seed=cfg.seed)
+        env = registry.make_env(cfg.benchmark, cfg.env, mode="train", seed=derive_seed(cfg.seed, "train", 0))
         self.collector = Collector(env, self.store, self.agent, cfg.imagination.burn_in, cfg.seed)
         self.media = MediaDir(run.media)
         self.media.create()
@@ -154,7 +156,7 @@ class Trainer:
         batch = batch_to(self.store.collate(ids, length, "left"), self.device)
         traj = imagine(self.agent.tokenizer, self.agent.world_model, self.agent.actor_critic, batch,
                        self.cfg.imagination, ctx)
-        train_actor = epoch > c.start_after_epochs + c.critic_warmup_epochs
+        train_actor = epoch_plan(self.cfg, epoch, self.agent.tokenizer.trainable).actor
         loss, metrics = actor_critic_loss(traj, self.agent.actor_critic, self.cfg.imagination, self.scaler, train_actor)
         metrics["grad_norm"] = self._update("actor_critic", self.agent.actor_critic, loss, c.max_grad_norm, epoch)
         return {"total_loss": loss.detach(), **metrics}
@@ -184,11 +186,10 @@ class Trainer:
         one is kept in media/episodes/test."""
         c = self.cfg.collection.test
         if self.test_envs is None:
-            self.test_envs = ParallelEnvs(self.cfg.benchmark, self.cfg.env,
-                                          [self.cfg.seed + 1000 + i for i in range(c.num_envs)])
+            self.test_envs = ParallelEnvs(self.cfg.benchmark, self.cfg.env, eval_env_seeds(self.cfg.seed, c.num_envs))
         results = play_episodes(self.agent, self.test_envs, num_episodes, c.temperature,
-                                seed=self.cfg.seed + 10_000 * (1 + self.collector.num_env_steps),
-                                generator=self.generator, record=num_episodes if epoch is not None else 0)
+                                evaluation_seeds(self.cfg, epoch), generator=self.generator,
+                                record=num_episodes if epoch is not None else 0)
         metrics = episode_metrics(results, prefix)
         if epoch is not None:
             save_episode(self.media, "test", results[0].episode, epoch, self.cfg.benchmark, self.cfg.env.game)
@@ -211,14 +212,15 @@ class Trainer:
         cfg, t = self.cfg, self.cfg.training
         for epoch in range(self.start_epoch, min(cfg.epochs, stop_after or cfg.epochs) + 1):
             start = time.time()
-            collect = epoch <= cfg.collection.train.stop_after_epochs
+            todo = epoch_plan(cfg, epoch, self.agent.tokenizer.trainable)
+            collect = todo.collect
             plan = [
-                ("tokenizer", self.agent.tokenizer.trainable and epoch > t.tokenizer.start_after_epochs,
-                 t.tokenizer.steps_per_epoch, self._train_tokenizer, self.agent.tokenizer),
-                ("world_model", epoch > t.world_model.start_after_epochs, t.world_model.steps_per_epoch,
-                 self._train_world_model, self.agent.world_model),
-                ("actor_critic", epoch > t.actor_critic.start_after_epochs, t.actor_critic.steps_per_epoch,
-                 self._train_actor_critic, self.agent.actor_critic),
+                ("tokenizer", todo.tokenizer, t.tokenizer.steps_per_epoch, self._train_tokenizer,
+                 self.agent.tokenizer),
+                ("world_model", todo.world_model, t.world_model.steps_per_epoch, self._train_world_model,
+                 self.agent.world_model),
+                ("actor_critic", todo.actor_critic, t.actor_critic.steps_per_epoch, self._train_actor_critic,
+                 self.agent.actor_critic),
             ]
             total = (cfg.collection.train.num_steps if collect else 0) + sum(n for _, on, n, _, _ in plan if on)
             record: dict[str, Any] = {}
@@ -233,9 +235,8 @@ class Trainer:
                 for name, on, steps, step, module in plan:
                     if on:
                         record |= self._component(name, module, step, steps, epoch, bar)
-            periodic = epoch % cfg.evaluation.every == 0
             best = False
-            if periodic and epoch >= t.tokenizer.start_after_epochs:
+            if todo.evaluate:
                 record |= self.evaluate(cfg.collection.test.num_episodes, "test_dataset", epoch)
                 self._save_reconstructions(epoch)
                 if record["test_dataset/return"] > self.best_eval:
@@ -243,7 +244,7 @@ class Trainer:
             record["duration"] = time.time() - start
             self.logger.log(record, epoch)
             tqdm.write(_summary(epoch, cfg.epochs, record))
-            if periodic or epoch == cfg.epochs:
+            if todo.checkpoint:
                 self._checkpoint(epoch, best)
 
     def finish(self) -> dict[str, float]:

@@ -24,7 +24,8 @@ def agent(tmp_path_factory) -> Agent:
 @torch.no_grad()
 def reference_protocol(agent, env_seeds, num_episodes, temperature, seed, generator):
     """The protocol written out with in-process envs: rounds of N episodes, env i of round r reset with
-    seed + r * N + i, an env that ends resets (its obs still feeds the batch) and takes no further step."""
+    seed + r * N + i (episode j's seed is seed + j), an env that ends resets (its obs still feeds the batch)
+    and takes no further step."""
     envs = [make_env("cartpole", CARTPOLE, "test", s) for s in env_seeds]
     n, episodes = len(envs), []
     for r in range(-(-num_episodes // n)):
@@ -51,7 +52,7 @@ def test_parallel_protocol_equals_the_in_process_reference(agent):
     seeds = [100, 101, 102]
     expected = reference_protocol(agent, seeds, 5, 0.5, 40, torch.Generator().manual_seed(1))
     with ParallelEnvs("cartpole", CARTPOLE, seeds) as envs:
-        results = play_episodes(agent, envs, 5, 0.5, 40, torch.Generator().manual_seed(1))
+        results = play_episodes(agent, envs, 5, 0.5, lambda j: 40 + j, torch.Generator().manual_seed(1))
     assert len(results) == 6  # 5 episodes on 3 envs: two full rounds
     assert [(r.ret, r.length) for r in results] == expected  # the reference stops each env at its first end
     assert len({r.length for r in results}) > 1
@@ -61,14 +62,15 @@ def test_parallel_protocol_equals_the_in_process_reference(agent):
 def test_recorded_episodes_are_the_first_ones_whole(agent):
     seeds = [100, 101, 102]
     with ParallelEnvs("cartpole", CARTPOLE, seeds) as envs:
-        results = play_episodes(agent, envs, 5, 0.5, 40, torch.Generator().manual_seed(1), record=4)
+        results = play_episodes(agent, envs, 5, 0.5, lambda j: 40 + j, torch.Generator().manual_seed(1),
+                                record=4)
     assert [r.episode is not None for r in results] == [True] * 4 + [False] * 2  # across the round boundary
     env = make_env("cartpole", CARTPOLE, "test", 0)
     for j, result in enumerate(results[:4]):
         episode = result.episode
         assert episode.id == j and len(episode) == result.length + 1  # N actions, N + 1 stored steps (§7.2)
         assert float(episode.rewards.sum()) == result.ret
-        first, _ = env.reset(seed=40 + j)  # episode j starts from reset(seed=seed + j)
+        first, _ = env.reset(seed=40 + j)  # episode j starts from reset(seed=episode_seed(j))
         np.testing.assert_array_equal(episode.observations["vector"][0].numpy(), first["vector"])
         assert int(episode.ends[result.length - 1]) == 1  # CartPole falls (terminated) well before 500 steps
 
@@ -76,7 +78,7 @@ def test_recorded_episodes_are_the_first_ones_whole(agent):
 def test_nonpositive_episode_counts_are_rejected(agent):
     with ParallelEnvs("cartpole", CARTPOLE, [0]) as envs:
         with pytest.raises(ValueError, match="num_episodes must be positive, got 0"):
-            play_episodes(agent, envs, 0, 0.5, 0)
+            play_episodes(agent, envs, 0, 0.5, lambda j: j)
 
 
 def test_episode_metrics_average_returns_lengths_and_stats():

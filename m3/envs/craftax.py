@@ -11,8 +11,13 @@ instead of compiling again (docs/performance.md). The env is the no-auto-reset v
 one generates a new world on every step (§4.4, §10); gymnasium's caller resets instead.
 
 An episode ends with `terminated` when the player dies or beats the final boss, and with `truncated` at
-Craftax's 100,000-step limit. The last step's info carries `episode_stats`: 1.0 or 0.0 per achievement
-(`achievements/<name>`), which evaluation averages over episodes (§7.4).
+Craftax's 100,000-step limit: a time limit is not a terminal state, so the stored end flag stays 0 there
+and the done head and the λ-returns never learn one (the official code stores end = 1 for both; design
+D9). The last step's info carries `episode_stats`: 1.0 or 0.0 per achievement (`achievements/<name>`),
+which evaluation averages over episodes (§7.4).
+
+The 47-dim vector lies in [0, VECTOR_HIGH] = [0, 2.1] (§4.4): mana / 10 reaches 2.1 at intelligence 5
+(maximum mana 6 + 3 · 5); enchantments reach 2; every other entry stays at or below 1.7.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from m3.envs.registry import EnvConfig, Mode, register
 from m3.envs.spec import EnvSpec
 
 GAME = "Craftax-Symbolic-v1"
+VECTOR_HIGH = 2.1  # the largest stats entry: mana / 10 at intelligence 5 (§4.4)
 RENDER_BLOCK_PIXELS = 16  # craftax's BLOCK_PIXEL_SIZE_IMG: a 9 x 11 block view of 144 x 176 pixels plus the inventory
 
 
@@ -111,7 +117,7 @@ class CraftaxEnv(gym.Env):
         self.game = game
         self.render_mode = "rgb_array"
         self.observation_space = gym.spaces.Dict({
-            "vector": gym.spaces.Box(0.0, np.inf, (VECTOR_DIMS,), np.float32),
+            "vector": gym.spaces.Box(0.0, VECTOR_HIGH, (VECTOR_DIMS,), np.float32),
             "token": gym.spaces.MultiDiscrete([CRAFTAX_SPEC.observations["token"].vocab[0]]),
             "token_2d": gym.spaces.MultiDiscrete(np.tile(CRAFTAX_VOCABS, (NUM_CELLS, 1))),
         })

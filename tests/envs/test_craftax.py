@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from m3.envs import EnvConfig, env_spec, make_env
+from m3.envs.craftax_mapping import decode_symbolic
+from m3.envs.seeding import SEED_LIMIT
 
 CRAFTAX = EnvConfig("Craftax-Symbolic-v1")
 ROWS, COLS, CELL, STATS = 9, 11, 83, 51
@@ -86,8 +88,8 @@ def test_seeding_fixes_the_world(env):
     c = env.reset(seed=6)[0]
     np.testing.assert_array_equal(a["token_2d"], b["token_2d"])
     assert not np.array_equal(a["token_2d"], c["token_2d"])
-    big = env.reset(seed=10**12)[0]  # seeds past 32 bits are accepted (the trainer's evaluation seeds grow)
-    assert big["token_2d"].shape == (99, 4)
+    for seed in (0, SEED_LIMIT - 1, 10**12):  # the bounds of m3's seeds, and gymnasium's unbounded ones
+        np.testing.assert_array_equal(env.reset(seed=seed)[0]["token_2d"], env.reset(seed=seed)[0]["token_2d"])
 
 
 @pytest.mark.slow
@@ -122,3 +124,43 @@ def test_render_is_craftax_pixel_frame(env):
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
     assert frame.shape[:2] == (208, 176)  # 9 x 11 blocks of 16 pixels, then the inventory rows
     assert frame.std() > 10
+
+
+@pytest.mark.slow
+def test_the_time_limit_truncates_and_is_not_terminal(env):
+    """D9: at Craftax's 100,000-step limit the episode is truncated (stored end 0), not terminated; a death on
+    the last step is still terminal."""
+    env.reset(seed=7)
+    limit = 100_000  # craftax EnvParams.max_timesteps
+    env._state = env.state.replace(timestep=np.asarray(limit - 1, dtype=env.state.timestep.dtype))
+    _, _, terminated, truncated, info = env.step(0)
+    assert truncated and not terminated and "episode_stats" in info
+    env.reset(seed=7)
+    env._state = env.state.replace(timestep=np.asarray(limit - 1, dtype=env.state.timestep.dtype),
+                                   player_health=np.float32(0.0))
+    _, _, terminated, truncated, _ = env.step(0)
+    assert terminated and not truncated
+
+
+@pytest.mark.slow
+def test_the_vector_space_is_the_observations_real_range(env):
+    """Box(0, 2.1) (§4.4): a state with every stat at its largest value reaches 2.1 exactly (mana / 10 at
+    intelligence 5) and stays inside the declared space; a fresh world's vector does too."""
+    from craftax.craftax.renderer import render_craftax_symbolic
+
+    space = env.observation_space["vector"]
+    fresh, _ = env.reset(seed=8)
+    assert space.contains(fresh["vector"])
+    s = env.state
+    full = s.inventory.replace(**{k: np.full_like(np.asarray(getattr(s.inventory, k)), 99) for k in (
+        "wood", "stone", "coal", "iron", "diamond", "sapling", "arrows", "torches", "ruby", "sapphire", "potions")},
+        pickaxe=np.int32(4), sword=np.int32(4), bow=np.int32(1), books=np.int32(2),
+        armour=np.full_like(np.asarray(s.inventory.armour), 2))
+    extreme = s.replace(inventory=full, player_strength=np.int32(5), player_dexterity=np.int32(5),
+                        player_intelligence=np.int32(5), player_health=np.float32(13), player_food=np.int32(17),
+                        player_drink=np.int32(17), player_energy=np.int32(17), player_mana=np.int32(21),
+                        player_xp=np.int32(8), sword_enchantment=np.int32(2), bow_enchantment=np.int32(2),
+                        armour_enchantments=np.full_like(np.asarray(s.armour_enchantments), 2), light_level=1.0)
+    vector = decode_symbolic(np.asarray(render_craftax_symbolic(extreme)))["vector"]
+    assert vector.max() == np.float32(2.1) and space.contains(vector)
+    assert space.high.max() == np.float32(2.1) and space.low.min() == 0.0
