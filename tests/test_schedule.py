@@ -10,10 +10,13 @@ import torch
 
 from m3.agent import Agent
 from m3.config import compose_config, load_config
+from m3.data import EpisodeBuilder
 from m3.envs import EnvConfig, env_spec, make_env
 from m3.envs.parallel import ParallelEnvs
 from m3.envs.seeding import SEED_LIMIT, derive_seed
+from m3.envs.spec import ActionSpec
 from m3.evaluation import episodes_played, play_episodes
+from m3.media import MAX_EPISODES, MediaDir, list_episodes, save_episode
 from m3.schedule import epoch_plan, eval_env_seeds, evaluation_seeds
 
 TOKENIZER_TRAINABLE = {"atari": True, "dmc": False, "craftax": False, "cartpole": False}  # image envs only (§4.1)
@@ -117,6 +120,21 @@ def test_epochs_outside_the_run_are_refused():
     for epoch in (0, 601):
         with pytest.raises(ValueError, match=f"epoch {epoch} is outside the run's epochs 1..600"):
             epoch_plan(cfg, epoch, True)
+
+
+def test_episode_files_of_a_whole_craftax_run_keep_the_newest(walks, tmp_path):
+    """Epoch numbers and episode ids grow to 10,000 and ~10⁶ over a Craftax run; the media folder keeps the
+    episodes of the last evaluations (compared as numbers, not as text)."""
+    w, media = walks["craftax", 0], MediaDir(tmp_path / "media")
+    media.create()
+    for epoch in w.evaluations:
+        builder = EpisodeBuilder(epoch * 100, ActionSpec("discrete", 43))  # the id grows with the env steps
+        builder.start({"vector": np.zeros(1, np.float32)})
+        builder.step(0, 0.0, False, {"vector": np.zeros(1, np.float32)})
+        save_episode(media, "train", builder.episode(), epoch, "craftax", "Craftax-Symbolic-v1")
+    kept = [p.name for p in list_episodes(media.root / "episodes")[1:]]
+    assert kept == [f"episode_{e * 100}_epoch_{e}.pt" for e in w.evaluations[-MAX_EPISODES:]]
+    assert kept[-1] == "episode_1000000_epoch_10000.pt"
 
 
 # ---------------------------------------------------------------- seeds over whole runs
