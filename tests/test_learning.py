@@ -1,8 +1,8 @@
 """Learning check (issue 2): a seeded short CartPole run beats random play by a clear margin.
 
 The run is the CartPole preset cut to 25 epochs (5,000 env steps; the critic trains from epoch 4, the actor
-from epoch 5: `critic_warmup_epochs` 2 zeroes it while epoch < 3 + 2, §6.2). Random play on CartPole-v1 lasts about 22 steps; the trained agent must at least
-double the random return measured here on the same env.
+from epoch 5: `critic_warmup_epochs` 2 zeroes it while epoch < 3 + 2, §6.2). Random play on CartPole-v1 lasts
+about 22 steps; the trained agent must at least double the random return measured here on the same env.
 """
 
 import numpy as np
