@@ -1,4 +1,4 @@
-"""Env steps per second of one in-process env and of N parallel worker envs, random actions (spec §10),
+"""Env steps per second of one in-process env and of N parallel worker envs, random actions (design §10),
 printed as JSON.
 
 The single env is built with `registry.make_env` and stepped in this process; the parallel ones are

@@ -1,4 +1,4 @@
-"""Forward+backward time of the retention forms at Atari scale (spec §5.2, §10), printed as JSON.
+"""Forward+backward time of the retention forms at Atari scale (design §5.2, §10), printed as JSON.
 
 Atari: H = 4 heads of d_h = 64, blocks of T = 65 tokens, segments of 10 blocks, chunks of 5 blocks;
 POP prediction tokens run 64 tokens per block with the blocks folded into the batch. CPU, float32.

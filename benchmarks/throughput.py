@@ -1,5 +1,5 @@
 """Updates per second of the tokenizer, world model and controller, and imagined steps per second, at a
-benchmark's config (spec §10), printed as JSON.
+benchmark's config (design §10), printed as JSON.
 
 The replay is filled with random episodes of the benchmark's observation layout, so no environment is
 needed. Usage (repository root):

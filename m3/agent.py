@@ -1,4 +1,4 @@
-"""The agent: tokenizers + world model + controller, and acting from raw observations (spec §4–§6).
+"""The agent: tokenizers + world model + controller, and acting from raw observations (design §4–§6).
 
 The state dict keeps the official prefixes `tokenizer.`, `world_model.` and `actor_critic.` (§7.3).
 """

@@ -1,4 +1,4 @@
-"""Crash-safe writes: a file is either its old content or its new content, never a torn mix (spec §7.3).
+"""Crash-safe writes: a file is either its old content or its new content, never a torn mix (design §7.3).
 
 Each write goes to a temporary file in the same folder, is flushed and fsync'ed, then renamed over the
 target; the folder is fsync'ed so the rename itself survives a power cut.

@@ -1,4 +1,4 @@
-"""The run folder and its checkpoints: layout, atomic save, crash recovery, resume, `done` (spec §7.3).
+"""The run folder and its checkpoints: layout, atomic save, crash recovery, resume, `done` (design §7.3).
 
 ```
 <run_dir>/

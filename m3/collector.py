@@ -1,4 +1,4 @@
-"""Collecting train episodes with one env (spec §7.1 step 1, §7.2).
+"""Collecting train episodes with one env (design §7.1 step 1, §7.2).
 
 The env, the current observation and the unfinished episode persist across epochs; an unfinished
 episode is stored after every collection and extended in the next. At the start of a collection the

@@ -1,4 +1,4 @@
-"""The typed schema of the Hydra tree in `config/m3/` and the one way to load it (spec §3).
+"""The typed schema of the Hydra tree in `config/m3/` and the one way to load it (design §3).
 
 Every module keeps its own `@dataclass` config beside its `nn.Module`; this file gathers them with the
 schedule, collection and logging settings into `M3Config`, registers it as `m3_schema` (which
@@ -30,7 +30,7 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "config" / "m3"
 
 @dataclass
 class OptimConfig:
-    """One component's optimiser and schedule (spec §3.1). A component trains in epochs > start_after_epochs."""
+    """One component's optimiser and schedule (design §3.1). A component trains in epochs > start_after_epochs."""
 
     learning_rate: float = MISSING
     weight_decay: float = 0.01

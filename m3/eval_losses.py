@@ -1,4 +1,4 @@
-"""Tokenizer and world-model losses on the test episodes of a periodic evaluation (spec §7.1 step 5, §7.4).
+"""Tokenizer and world-model losses on the test episodes of a periodic evaluation (design §7.1 step 5, §7.4).
 
 The losses are the training losses, computed without gradient with every component in eval mode, on data
 the models never trained on: `tokenizer/eval/<loss>` over every image frame of the test episodes, and

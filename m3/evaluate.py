@@ -1,5 +1,5 @@
 """Entry point: `python -m m3.evaluate run_dir=<dir> [episodes=N] [envs=N] [weights=<file>] [out=<file>]
-[seed=k] [device=cpu|cuda]`: the final evaluation of a trained agent (spec §8.4, §8.5).
+[seed=k] [device=cpu|cuda]`: the final evaluation of a trained agent (design §8.4, §8.5).
 
 Loads the agent from `weights` (a weights file, e.g. one fetched with `dvc pull`) or else from the run
 folder (its `weights.pt`, or its last checkpoint), plays the final-evaluation protocol on the run's game

@@ -1,4 +1,4 @@
-"""Playing test episodes with the agent on parallel envs (spec §7.1 steps 5 and 7, §8.4).
+"""Playing test episodes with the agent on parallel envs (design §7.1 steps 5 and 7, §8.4).
 
 N envs run side by side in worker processes (`m3.envs.parallel`); every env's episode is cut at its
 first end (the env is left out of later steps); all envs are reset together, with fresh seeds, once all

@@ -1,4 +1,4 @@
-"""Run-folder media written during training (spec §7.1 step 5, §7.3): reconstruction PNGs and sample episodes.
+"""Run-folder media written during training (design §7.1 step 5, §7.3): reconstruction PNGs and sample episodes.
 
 ```
 <run_dir>/media/

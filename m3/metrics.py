@@ -1,4 +1,4 @@
-"""The one logger: every record goes to `<run_dir>/metrics.jsonl` and, when enabled, to wandb (spec §7.4).
+"""The one logger: every record goes to `<run_dir>/metrics.jsonl` and, when enabled, to wandb (design §7.4).
 
 A record is a flat dict of numbers with its `epoch`; keys follow the wandb names of §7.4
 (`world_model/train/loss_obs`, `test_dataset/return`, ...). The file is appended across resumes, so a

@@ -1,4 +1,4 @@
-"""What a training epoch does, and the seeds of its evaluations (spec §3.1, §6.2, §7.1).
+"""What a training epoch does, and the seeds of its evaluations (design §3.1, §6.2, §7.1).
 
 Pure functions of the config and the epoch number: the trainer asks them at every epoch, and the
 full-schedule tests walk them from the first epoch to the last without training.

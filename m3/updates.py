@@ -1,4 +1,4 @@
-"""One optimiser step of the tokenizer or the world model on replay data (spec §7.1 steps 2–3, §4.1, §5.4–§5.6).
+"""One optimiser step of the tokenizer or the world model on replay data (design §7.1 steps 2–3, §4.1, §5.4–§5.6).
 
 The same steps as the trainer's epoch loop, as module-level functions, so that a component can be trained
 without the loop (benchmarks/components.py) and the trainer can call them in place of its own methods.

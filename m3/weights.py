@@ -1,4 +1,4 @@
-"""The final-weights file: one self-describing `.pt` that evaluation and the play tool load (spec §7.3).
+"""The final-weights file: one self-describing `.pt` that evaluation and the play tool load (design §7.3).
 
 `<run_dir>/weights.pt` is written when a run finishes. It holds the resolved config (YAML text) and
 the agent state dict, so it rebuilds the agent on any machine without the run folder, e.g. after

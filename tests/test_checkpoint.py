@@ -1,4 +1,4 @@
-"""Run-folder checkpoints: round trip, crash recovery, SIGKILL during a write (spec §7.3)."""
+"""Run-folder checkpoints: round trip, crash recovery, SIGKILL during a write (design §7.3)."""
 
 import os
 import signal

@@ -1,4 +1,4 @@
-"""The train collector (spec §7.1 step 1, §7.2, §11 D3, D5): mid-episode burn-in equals stepping the stored
+"""The train collector (design §7.1 step 1, §7.2, §11 D3, D5): mid-episode burn-in equals stepping the stored
 transitions through the controller as acting does, a resumed or continued episode goes on exactly as an
 uninterrupted one, one raw vector gives one set of tokens on every path, and the dataset metrics."""
 

@@ -1,4 +1,4 @@
-"""The Hydra tree composes for every benchmark with the numbers of spec §3, and bad overrides fail clearly."""
+"""The Hydra tree composes for every benchmark with the numbers of design §3, and bad overrides fail clearly."""
 
 from operator import attrgetter
 

@@ -1,4 +1,4 @@
-"""Losses on the test episodes (spec §7.1 step 5): the windows, and the weighted means against the training losses
+"""Losses on the test episodes (design §7.1 step 5): the windows, and the weighted means against the training losses
 computed on hand-built batches."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""`python -m m3.evaluate` (spec §8.4, §8.5): a valid scores file from a run folder or a weights file elsewhere,
+"""`python -m m3.evaluate` (design §8.4, §8.5): a valid scores file from a run folder or a weights file elsewhere,
 deterministic for a seed, and exit 2 with one line for bad input, before any env starts."""
 
 import hashlib

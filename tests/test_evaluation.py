@@ -1,4 +1,4 @@
-"""Test episodes on parallel envs (spec §7.1 step 5, §8.4): equal to an in-process reference of the protocol,
+"""Test episodes on parallel envs (design §7.1 step 5, §8.4): equal to an in-process reference of the protocol,
 every episode cut at its first end, counts rounded up to a multiple of the env count, metrics averaged."""
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Run-folder media (spec §7.3): reconstruction PNGs from real Atari frames, episode files and their retention."""
+"""Run-folder media (design §7.3): reconstruction PNGs from real Atari frames, episode files and their retention."""
 
 import numpy as np
 import pytest

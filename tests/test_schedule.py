@@ -1,4 +1,4 @@
-"""The epoch schedule and the evaluation seeds (spec §3.1, §6.2, §7.1): each benchmark's paper config walked
+"""The epoch schedule and the evaluation seeds (design §3.1, §6.2, §7.1): each benchmark's paper config walked
 from epoch 1 to the last and its final evaluation, without training — component starts, collection stop,
 evaluations, checkpoints, step counts and every seed, checked against the numbers the spec states."""
 

@@ -1,5 +1,5 @@
 """The training entry point end to end on CartPole: smoke run, idempotence, exact resume, kill and resume,
-non-finite losses (spec §7.1, §7.3)."""
+non-finite losses (design §7.1, §7.3)."""
 
 import json
 import os

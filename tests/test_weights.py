@@ -1,4 +1,4 @@
-"""The final-weights file: round trip, run-folder fallback, and one clear error per bad input (spec §7.3)."""
+"""The final-weights file: round trip, run-folder fallback, and one clear error per bad input (design §7.3)."""
 
 import pytest
 import torch

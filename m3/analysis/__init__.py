@@ -1,4 +1,4 @@
-"""Results of runs: aggregation, rliable statistics, figures and tables, and DVC versioning (spec §9; docs/results.md).
+"""Results of runs: aggregation, rliable statistics, figures and tables, DVC versioning (design §9, docs/results.md).
 
 - `params`: the params file `config/analysis.yaml`, typed and checked;
 - `scores`: per-run scores files written by `m3.evaluate`;

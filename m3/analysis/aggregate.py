@@ -1,4 +1,4 @@
-"""Per-run scores files → this project's results files, in the official formats (spec §9.1).
+"""Per-run scores files → this project's results files, in the official formats (design §9.1).
 
     python -m m3.analysis.aggregate --benchmark atari --scores results/scores/atari --out results/data/atari
 

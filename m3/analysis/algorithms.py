@@ -1,4 +1,4 @@
-"""Algorithms' results files (ours and the published baselines) → score matrices for rliable (spec §9.1, §9.2).
+"""Algorithms' results files (ours and the published baselines) → score matrices for rliable (design §9.1, §9.2).
 
 Formats (§9.1): `{game: [final score per run]}`, or, for Craftax, a list of runs
 `{"eval_epochs": [...], "eval_scores": [...]}` (the last entry is the final evaluation), or a curves file

@@ -1,4 +1,4 @@
-"""Running the `dvc` CLI one process at a time (workflow-practice.md D3).
+"""Running the `dvc` CLI one process at a time (docs/workflow.md W3).
 
 DVC holds one lock per repository and gives up after about 3 s, so two `dvc` commands started together
 fail. Every `dvc` call of `m3.analysis` takes the file lock `.dvc/tmp/m3-dvc.lock` first and waits for

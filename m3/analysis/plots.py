@@ -1,7 +1,7 @@
 """The figures (matplotlib, one fixed colour per algorithm), each at a fixed size so it pastes into a paper.
 
 rliable draws the performance profile, the probability of improvement and the sample-efficiency curves
-(workflow-practice.md §6); the interval plot and the per-game plot are drawn here, on the same
+(design §9.3); the interval plot and the per-game plot are drawn here, on the same
 conventions (bars = stratified-bootstrap intervals, black tick = point estimate). A figure with
 nothing to show (e.g. learning curves when no algorithm has periodic evaluations) states why in its
 middle, at the same size.

@@ -1,6 +1,6 @@
 """Per-run scores files (`results/scores/<benchmark>/<game>/seed<k>.json`, written by `m3.evaluate`): load and check.
 
-A scores file holds one run's final evaluation (spec §8.4: the mean return of the last model over the
+A scores file holds one run's final evaluation (design §8.4: the mean return of the last model over the
 final test episodes) with its per-episode returns, and the run's periodic evaluations (`curve`). Every
 check failure is one `AnalysisError` naming the file and the key.
 """

@@ -1,4 +1,4 @@
-"""Aggregate statistics with rliable (spec §9.3; workflow-practice.md §6), always with a fixed random state.
+"""Aggregate statistics with rliable (design §9.3), always with a fixed random state.
 
 Score matrices are (runs, games) of normalised scores, curves (runs, games, K). Every bootstrap starts
 from the same seed, per algorithm or pair, so an interval does not depend on which other algorithms are

@@ -1,4 +1,4 @@
-"""Tables in Markdown and LaTeX (booktabs): per-game scores and aggregate metrics (spec §9.3).
+"""Tables in Markdown and LaTeX (booktabs): per-game scores and aggregate metrics (design §9.3).
 
 A `Table` is plain strings; the caller formats the numbers and marks the cells to emphasise (the best
 algorithm per game). LaTeX output escapes its special characters (game names such as

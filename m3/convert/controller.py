@@ -1,4 +1,4 @@
-"""Official actor-critic (`DiscreteActorCriticLS` / `DContinuousActorCriticLS`) → m3's `Controller` (spec §6.1).
+"""Official actor-critic (`DiscreteActorCriticLS` / `DContinuousActorCriticLS`) → m3's `Controller` (design §6.1).
 
 The official critic of a separate-network controller (DMC) has its own `critic_*` fuser, LSTM and
 action projection; they map onto m3's `critic_trunk`. The official token_2d encoder keeps one table

@@ -1,4 +1,4 @@
-"""Official image tokenizer (`tokenizers.image.*`) → m3's `ImageTokenizer` (spec §4.1).
+"""Official image tokenizer (`tokenizers.image.*`) → m3's `ImageTokenizer` (design §4.1).
 
 The official encoder and decoder nest their layers by stage (`cnn.1.<stage>.<i>`); m3's are flat
 `nn.Sequential`s. Both list the same parametrised layers in the same order, so the rules pair the

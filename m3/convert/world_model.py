@@ -1,4 +1,4 @@
-"""Official world model (`POPWorldModel`) → m3's `WorldModel` (spec §5; docs/weights.md).
+"""Official world model (`POPWorldModel`) → m3's `WorldModel` (design §5; docs/weights.md).
 
 Dropped official tensors: the curiosity `meta_model` copies (meta-device, no data), the unused DMC
 `action_encoder.action_projection` (actions are tokenized) and the rotation `thetas` buffers (m3

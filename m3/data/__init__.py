@@ -1,4 +1,4 @@
-"""Episodes, the replay store and the batch samplers (spec §6.4, §7.2)."""
+"""Episodes, the replay store and the batch samplers (design §6.4, §7.2)."""
 
 from m3.data.episode import OBS_DTYPES, Episode, EpisodeBuilder
 from m3.data.replay import Key, Padding, ReplayStore, batch_to, collate_segments, draw_distinct, num_samples

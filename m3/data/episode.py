@@ -1,4 +1,4 @@
-"""Episodes as the replay stores them (spec §7.2).
+"""Episodes as the replay stores them (design §7.2).
 
 An episode with N actions has N + 1 rows. Row t holds:
 
@@ -32,7 +32,7 @@ OBS_DTYPES: dict[str, torch.dtype] = {
     "token": torch.int64,
     "token_2d": torch.int64,
 }
-"""Storage dtype of each observation modality (raw values, spec §4.0)."""
+"""Storage dtype of each observation modality (raw values, design §4.0)."""
 
 
 @dataclass(eq=False)
@@ -101,7 +101,7 @@ class Episode:
 
 
 class EpisodeBuilder:
-    """Grows one episode step by step for the collector (spec §7.1–§7.2).
+    """Grows one episode step by step for the collector (design §7.1–§7.2).
 
     `start(obs)` stores o_0; `step(a_t, r_t, terminated, o_{t+1})` fills row t's action, reward and end and
     appends o_{t+1} as the new last row (zero action, reward and end). Rows live in buffers whose capacity

@@ -1,10 +1,10 @@
-"""The replay: episodes in RAM with a byte cap, mirrored on disk one file per episode (spec §7.2, §7.3).
+"""The replay: episodes in RAM with a byte cap, mirrored on disk one file per episode (design §7.2, §7.3).
 
 RAM cap: the official dataset evicts the oldest episodes once the *process RSS* exceeds 15 GB. We instead
 count the bytes of the stored episodes' tensors, so eviction depends only on the data and runs are
 reproducible; the default cap is the same 15 GiB.
 
-Segments (spec §7.2, §5.7, §6.2): a segment is `length` consecutive rows [start, start + length) of one
+Segments (design §7.2, §5.7, §6.2): a segment is `length` consecutive rows [start, start + length) of one
 episode; rows outside the episode are padding (zeros, `mask_padding` False). "right" segments start inside
 the episode and may run past its end (tokenizer, world model); "left" segments end inside the episode and may
 begin before row 0, i.e. `start` < 0 (actor-critic). The pair (episode_id, start) identifies a segment and is

@@ -1,4 +1,4 @@
-"""Prioritized world-model replay and its DataLoader path (spec §6.4, §5.7, §11 D4).
+"""Prioritized world-model replay and its DataLoader path (design §6.4, §5.7, §11 D4).
 
 A world-model sample is sample index i of an episode (i ∈ [0, n − ctx] with ctx = c, §7.2), read as the
 right-padded segment of rows [i, i + max_blocks); it is keyed by (episode_id, i), the same key

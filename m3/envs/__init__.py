@@ -1,4 +1,4 @@
-"""m3 environments: the benchmark registry and the wrapper modules that fill it (spec §1, §4.0, §8).
+"""m3 environments: the benchmark registry and the wrapper modules that fill it (design §1, §4.0, §8).
 
 Each wrapper module registers its benchmark when imported; add a new wrapper by importing it here.
 """

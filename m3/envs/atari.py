@@ -1,4 +1,4 @@
-"""Atari 100K envs: `<Game>NoFrameskip-v4` with the preprocessing of spec §8.1 (§1, §3.5).
+"""Atari 100K envs: `<Game>NoFrameskip-v4` with the preprocessing of design §8.1 (§1, §3.5).
 
 The ALE env (ale-py, ROMs bundled) runs one raw frame per step, with no sticky actions
 (repeat_action_probability 0) and the game's minimal action set. Wrappers, innermost first:
@@ -31,14 +31,14 @@ GAMES: tuple[str, ...] = (
     "CrazyClimber", "DemonAttack", "Freeway", "Frostbite", "Gopher", "Hero", "Jamesbond", "Kangaroo", "Krull",
     "KungFuMaster", "MsPacman", "Pong", "PrivateEye", "Qbert", "RoadRunner", "Seaquest", "UpNDown",
 )
-"""The 26 Atari 100K games (spec §1), named as in the results files."""
+"""The 26 Atari 100K games (design §1), named as in the results files."""
 
 NOOP = 0  # index of NOOP in every minimal action set
 
 
 @dataclass(frozen=True)
 class AtariSettings:
-    """One mode's preprocessing (spec §3.5): time limit in raw frames, no-op range, life loss, reward clipping."""
+    """One mode's preprocessing (design §3.5): time limit in raw frames, no-op range, life loss, reward clipping."""
 
     max_frames: int
     noop_max: int
@@ -159,7 +159,7 @@ class EpisodicLife(gym.Wrapper):
 
 
 def build_atari(game: str, settings: AtariSettings) -> gym.Env:
-    """The wrapped env of spec §8.1 for `game` (a name from GAMES) under `settings`."""
+    """The wrapped env of design §8.1 for `game` (a name from GAMES) under `settings`."""
     env = ResizeFrame(gym.make(ale_id(game)), settings.size)
     if settings.clip_reward:
         env = gym.wrappers.TransformReward(env, sign)

@@ -1,4 +1,4 @@
-"""Craftax-Symbolic-v1 (craftax 1.6.1, full Craftax) as an m3 env (spec §1, §4.4, §8.3).
+"""Craftax-Symbolic-v1 (craftax 1.6.1, full Craftax) as an m3 env (design §1, §4.4, §8.3).
 
 Observations are the symbolic vector decoded by `m3.envs.craftax_mapping`: vector 47 + token 1
 (direction) + token_2d 99 cells x [block, item, mob, light]; 43 discrete actions. Train and test envs

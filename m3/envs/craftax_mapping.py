@@ -1,4 +1,4 @@
-"""Craftax-Symbolic-v1 observation → m3 modalities (spec §4.4, §11 D8). Pure numpy; no env needed.
+"""Craftax-Symbolic-v1 observation → m3 modalities (design §4.4, §11 D8). Pure numpy; no env needed.
 
 The layout below is the one `craftax.craftax.renderer.render_craftax_symbolic` (craftax 1.6.1) writes:
 

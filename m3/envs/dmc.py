@@ -1,4 +1,4 @@
-"""DeepMind Control proprio envs: `domain-task` with action repeat 2 and 500-step episodes (spec §1, §8.2).
+"""DeepMind Control proprio envs: `domain-task` with action repeat 2 and 500-step episodes (design §1, §8.2).
 
 The observation is `{"vector": float32 (n,)}`: the dm_control observation-spec entries flattened and
 concatenated in the spec's own (OrderedDict) order, e.g. walker: orientations (14) | height (1) |
@@ -25,7 +25,7 @@ TASKS: tuple[str, ...] = (
     "cartpole-swingup_sparse", "cheetah-run", "finger-spin", "finger-turn_easy", "finger-turn_hard", "hopper-hop",
     "hopper-stand", "pendulum-swingup", "reacher-easy", "reacher-hard", "walker-run", "walker-stand", "walker-walk",
 )
-"""The 18 DMC proprio tasks (spec §1)."""
+"""The 18 DMC proprio tasks (design §1)."""
 
 ACTION_REPEAT = 2
 RENDER_SIZE = (240, 320)  # (height, width) of `render()` frames
@@ -62,7 +62,7 @@ def scale_action(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.nd
 
 
 class DMCEnv(gym.Env):
-    """One dm_control task as a gymnasium env with `{"vector": (n,)}` observations (spec §8.2)."""
+    """One dm_control task as a gymnasium env with `{"vector": (n,)}` observations (design §8.2)."""
 
     metadata = {"render_modes": ["rgb_array"]}
     render_mode = "rgb_array"

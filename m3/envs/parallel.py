@@ -1,4 +1,4 @@
-"""N m3 envs in worker processes, stepped as a batch (spec §8.4, §10).
+"""N m3 envs in worker processes, stepped as a batch (design §8.4, §10).
 
 Worker i builds `registry.make_env(benchmark, cfg, mode, seeds[i])` in its own process. `step` sends
 every active worker its action before reading any reply, so the envs step side by side. An env whose

@@ -1,4 +1,4 @@
-"""The benchmark registry: one name per benchmark, its env factory, its `EnvSpec` and its games (spec §1, §3.5).
+"""The benchmark registry: one name per benchmark, its env factory, its `EnvSpec` and its games (design §1, §3.5).
 
 Each wrapper module registers its benchmark with one `register` call at import time; `m3.envs` imports
 the wrapper modules, so importing `m3.envs` (or anything in it) fills the registry. Names are checked

@@ -1,4 +1,4 @@
-"""Every env seed of a run, from one mixer (docs/envs.md "Seeds"; spec §7.1 steps 1, 5 and 7, §8.4).
+"""Every env seed of a run, from one mixer (docs/envs.md "Seeds"; design §7.1 steps 1, 5 and 7, §8.4).
 
 A seed is `numpy.random.SeedSequence(run_seed, spawn_key=(purpose code, *indices))` reduced to one 32-bit
 word, so it lies in [0, 2**32) — the range numpy's `RandomState` (which dm_control seeds its tasks with)

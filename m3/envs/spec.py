@@ -1,4 +1,4 @@
-"""The interface every environment wrapper returns (spec §4.0, §4.5).
+"""The interface every environment wrapper returns (design §4.0, §4.5).
 
 An m3 environment is a gymnasium env whose observation is a dict keyed by modality name, in the fixed
 modality order image | vector | token | token_2d. Its `EnvSpec` says what each modality holds, so the
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 MODALITIES: tuple[str, ...] = ("image", "vector", "token", "token_2d")
-"""Modality names in the order they appear inside a token block (spec §4.0)."""
+"""Modality names in the order they appear inside a token block (design §4.0)."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class EnvSpec:
     def obs_tokens(self, modality: str) -> int:
         """Tokens one observation of `modality` contributes to a block."""
         shape = self.observations[modality].shape
-        if modality == "image":  # 3 stride-2 stages: an 8x8 grid of codes for 64x64 frames (spec §4.1)
+        if modality == "image":  # 3 stride-2 stages: an 8x8 grid of codes for 64x64 frames (design §4.1)
             return (shape[1] // 8) * (shape[2] // 8)
         return shape[0]
 

@@ -1,4 +1,4 @@
-"""The latent-space actor-critic ("LS" controller, spec §6.1, §6.3, §11 D3, D7).
+"""The latent-space actor-critic ("LS" controller, design §6.1, §6.3, §11 D3, D7).
 
 The controller reads the tokenizer's codes (`MultiModalTokenizer.codes`), never raw observations, so real
 and imagined inputs go through the same path. Per trunk: code-space encoders → LN-SiLU MLP fuser → an LSTM
@@ -23,7 +23,7 @@ from m3.models.distributions import support_bias_init, symexp, symlog, value_hl_
 
 @dataclass
 class ControllerConfig:
-    """Actor-critic architecture (spec §3.3)."""
+    """Actor-critic architecture (design §3.3)."""
 
     obs_mlp_layer_sizes: list[int] = field(default_factory=lambda: [512])  # last entry = LSTM size
     image_conv_layers: int = 2
@@ -51,7 +51,7 @@ def _where(mask: Tensor, new: LSTMState, old: LSTMState) -> LSTMState:
 
 @dataclass
 class ActorOutput:
-    """The policy at one obs step (spec §6.1).
+    """The policy at one obs step (design §6.1).
 
     logits: discrete (B, A); continuous (B, A, n_levels), one categorical per action dimension over the
     uniform levels `levels` (n_levels,) on [-1, 1]. For continuous actions the log-prob and the entropy
@@ -88,7 +88,7 @@ class ActorOutput:
 
 
 class ObsEncoder(nn.Module):
-    """Code-space encoders, concatenated in modality order (spec §6.1): {name: (N, ...)} → (N, out_dim).
+    """Code-space encoders, concatenated in modality order (design §6.1): {name: (N, ...)} → (N, out_dim).
 
     image z_q (N, C, g, g): `num_conv` conv3×3 stride-1 layers halving the channels, each + SiLU, flatten;
     vector (N, n): identity on the dequantized symlog levels; token (N, n): an embedding per token,
@@ -140,7 +140,7 @@ class ObsEncoder(nn.Module):
 
 class Trunk(nn.Module):
     """Encoders → fuser (every layer Linear-LN-SiLU, the last included, §11 D7) → LSTM cell, plus the
-    action embedding that feeds the LSTM's action steps (spec §6.1)."""
+    action embedding that feeds the LSTM's action steps (design §6.1)."""
 
     def __init__(self, cfg: ControllerConfig, spec: EnvSpec, image_embed_dim: int, image_grid: int,
                  token_vocabs: dict[str, tuple[int, ...]]) -> None:
@@ -168,7 +168,7 @@ class Trunk(nn.Module):
 
 
 class Controller(nn.Module):
-    """The actor-critic of spec §6.1 over `MultiModalTokenizer.codes` dicts.
+    """The actor-critic of design §6.1 over `MultiModalTokenizer.codes` dicts.
 
     token_vocabs: vocabularies of the token modalities (token (V,), token_2d per column); defaults to the
     `EnvSpec` vocabularies.
@@ -264,7 +264,7 @@ class Controller(nn.Module):
     @torch.no_grad()
     def act(self, inputs: dict[str, Tensor], state: ControllerState, temperature: float = 1.0, epsilon: float = 0.0,
             generator: torch.Generator | None = None) -> tuple[Tensor, ControllerState]:
-        """Acting (spec §6.3, §7.1): obs step, sample at `temperature`; with probability ε ONE draw replaces the
+        """Acting (design §6.3, §7.1): obs step, sample at `temperature`; with probability ε ONE draw replaces the
         whole action batch by random actions; then the action step. Random draws use `generator` (any device)."""
         policy, _, state = self.obs_logits(inputs, state)
         actions = policy.sample(temperature, generator)

@@ -1,4 +1,4 @@
-"""Symlog transforms and the HL-Gauss categorical regression head (spec §4.0, §5.4, §6.1).
+"""Symlog transforms and the HL-Gauss categorical regression head (design §4.0, §5.4, §6.1).
 
 HL-Gauss regresses a scalar y by classification over `num_bins` uniform bins on [low, high]: the
 target distribution is a Gaussian N(y, σ²) integrated over each bin and renormalised to the support;
@@ -16,32 +16,32 @@ from torch import Tensor, nn
 
 
 def symlog(x: Tensor) -> Tensor:
-    """sign(x)·ln(1 + |x|) (spec §4.0)."""
+    """sign(x)·ln(1 + |x|) (design §4.0)."""
     return torch.sign(x) * torch.log1p(torch.abs(x))
 
 
 def symexp(x: Tensor) -> Tensor:
-    """sign(x)·(e^{|x|} − 1), the inverse of `symlog` (spec §4.0)."""
+    """sign(x)·(e^{|x|} − 1), the inverse of `symlog` (design §4.0)."""
     return torch.sign(x) * torch.expm1(torch.abs(x))
 
 
 def support_bias_init(support: Tensor) -> Tensor:
-    """The HL-Gauss output-layer bias init −0.2·|support| (spec §5.4, §6.1), float32, one entry per category."""
+    """The HL-Gauss output-layer bias init −0.2·|support| (design §5.4, §6.1), float32, one entry per category."""
     return (-0.2 * support.abs()).float()
 
 
 def value_support(num_bins: int = 129) -> Tensor:
-    """The critic's support linspace(−15, 15, num_bins) in symlog space (spec §6.1), float64."""
+    """The critic's support linspace(−15, 15, num_bins) in symlog space (design §6.1), float64."""
     return torch.linspace(-15.0, 15.0, num_bins, dtype=torch.float64)
 
 
 def reward_support(num_bins: int = 129) -> Tensor:
-    """The reward head's support symlog(symexp(linspace(−15, 15, num_bins)) / 100) (spec §5.4), float64."""
+    """The reward head's support symlog(symexp(linspace(−15, 15, num_bins)) / 100) (design §5.4), float64."""
     return symlog(symexp(torch.linspace(-15.0, 15.0, num_bins, dtype=torch.float64)) / 100.0)
 
 
 class HLGauss(nn.Module):
-    """Histogram loss with Gaussian targets over uniform bins on [low, high] (spec §5.4).
+    """Histogram loss with Gaussian targets over uniform bins on [low, high] (design §5.4).
 
     The constants are float32-derived, as in the official code: `low` and `high` rounded to float32, the
     float32 `edges` (num_bins + 1,) (a non-persistent buffer, it follows `.to(device)` and `.double()`),
@@ -86,11 +86,11 @@ class HLGauss(nn.Module):
 
 
 def reward_hl_gauss() -> HLGauss:
-    """The reward head's HL-Gauss (spec §5.4): 129 bins on ±symlog(symexp(15)/100) ≈ ±10.395, σ ≈ 0.121."""
+    """The reward head's HL-Gauss (design §5.4): 129 bins on ±symlog(symexp(15)/100) ≈ ±10.395, σ ≈ 0.121."""
     high = math.log1p(math.expm1(15.0) / 100.0)
     return HLGauss(-high, high, 129)
 
 
 def value_hl_gauss(num_bins: int = 129) -> HLGauss:
-    """The critic's HL-Gauss (spec §6.1): `num_bins` bins on [−15, 15] in symlog space, σ ≈ 0.174."""
+    """The critic's HL-Gauss (design §6.1): `num_bins` bins on [−15, 15] in symlog space, σ ≈ 0.174."""
     return HLGauss(-15.0, 15.0, num_bins)

@@ -1,4 +1,4 @@
-"""Prediction heads of the world model (spec §5.4, §5.5, §11 D6).
+"""Prediction heads of the world model (design §5.4, §5.5, §11 D6).
 
 Observation heads read the K prediction-token outputs of a block; each modality has one MLP shared
 across its positions. A token_2d cell is one token whose head emits the concatenated logits of its
@@ -53,17 +53,17 @@ def entropy(probs: Tensor) -> Tensor:
 
 
 def jensen_shannon(probs: Tensor) -> Tensor:
-    """JSD of M members (M, ..., V) → (...): H(mean_i p_i) − mean_i H(p_i) (spec §5.5), in nats."""
+    """JSD of M members (M, ..., V) → (...): H(mean_i p_i) − mean_i H(p_i) (design §5.5), in nats."""
     return entropy(probs.mean(0)) - entropy(probs).mean(0)
 
 
 def obs_head(d: int, vocab: int) -> nn.Sequential:
-    """Linear d→2d → LayerNorm → SiLU → Linear 2d→vocab (spec §5.4)."""
+    """Linear d→2d → LayerNorm → SiLU → Linear 2d→vocab (design §5.4)."""
     return mlp([d, 2 * d, vocab], norm=True, last_norm_act=False)
 
 
 class ObservationHeads(nn.Module):
-    """One obs head per modality over the K prediction outputs of a block (spec §5.4).
+    """One obs head per modality over the K prediction outputs of a block (design §5.4).
 
     Positions inside the K obs tokens follow the modality order of the spec (image | vector | token |
     token_2d); `slices[name]` gives each modality's range.
@@ -93,7 +93,7 @@ class ObservationHeads(nn.Module):
 
 
 class CuriosityEnsemble(nn.Module):
-    """`members` copies of the observation heads trained on detached features (spec §5.5)."""
+    """`members` copies of the observation heads trained on detached features (design §5.5)."""
 
     def __init__(self, spec: EnvSpec, d: int, image_vocab: int, members: int = 4) -> None:
         super().__init__()
@@ -129,7 +129,7 @@ class CuriosityEnsemble(nn.Module):
 
 
 class RewardHead(nn.Module):
-    """Linear d→2d → SiLU → Linear 2d→129 HL-Gauss logits over symlog rewards (spec §5.4)."""
+    """Linear d→2d → SiLU → Linear 2d→129 HL-Gauss logits over symlog rewards (design §5.4)."""
 
     def __init__(self, d: int, hl_gauss: HLGauss) -> None:
         super().__init__()
@@ -152,5 +152,5 @@ class RewardHead(nn.Module):
 
 
 def termination_head(d: int) -> nn.Sequential:
-    """Linear d→d → LayerNorm → SiLU → Linear d→2 (spec §5.4)."""
+    """Linear d→d → LayerNorm → SiLU → Linear d→2 (design §5.4)."""
     return mlp([d, d, 2], norm=True, last_norm_act=False)

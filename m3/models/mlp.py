@@ -1,4 +1,4 @@
-"""The LayerNorm-SiLU MLP helper (spec §6.1, §11 D7)."""
+"""The LayerNorm-SiLU MLP helper (design §6.1, §11 D7)."""
 
 from __future__ import annotations
 

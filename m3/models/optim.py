@@ -1,4 +1,4 @@
-"""AdamW with weight decay on weight matrices only (spec §5.6)."""
+"""AdamW with weight decay on weight matrices only (design §5.6)."""
 
 from __future__ import annotations
 

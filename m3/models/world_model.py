@@ -1,4 +1,4 @@
-"""The token world model: token stream, RetNet + POP, heads, loss, priority and imagination (spec §5).
+"""The token world model: token stream, RetNet + POP, heads, loss, priority and imagination (design §5).
 
 A block (one env step) is [obs tokens in modality order | action token(s)], T tokens of which K are
 obs tokens. Block j's K learned prediction tokens run against the RetNet state after block j − 1 and

@@ -1,4 +1,4 @@
-"""The world model as an environment, used by imagination training and by the play tool (spec §5.3, §6.2, §8.6).
+"""The world model as an environment, used by imagination training and by the play tool (design §5.3, §6.2, §8.6).
 
 `reset(context_tokens, context_actions)` queues c observations and the c − 1 actions between them; each
 `step(actions)` applies the actions to the newest observation and samples the next observation's tokens, the

@@ -1,4 +1,4 @@
-"""`python -m m3.play <benchmark> -p <weights file or run folder> [-w | -a | -e] [-r] [-h] [--fps N]` (spec §8.6).
+"""`python -m m3.play <benchmark> -p <weights file or run folder> [-w | -a | -e] [-r] [-h] [--fps N]` (design §8.6).
 
 Opens a pygame window on the agent in the real environment (default), the keyboard in the world model
 (`-w`), the agent in the world model (`-a`) or the stored episodes (`-e`). `-r` adds the input and its
@@ -40,7 +40,7 @@ class PlayError(ValueError):
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m m3.play", add_help=False,
-        description="Watch the agent, play in its world model, or replay stored episodes (spec §8.6).",
+        description="Watch the agent, play in its world model, or replay stored episodes (design §8.6).",
         epilog="Keys: Enter resets, '.' pauses, Shift+R starts/stops a recording, Escape quits. See docs/play.md.")
     p.add_argument("--help", action="help", help="show this help and exit")
     p.add_argument("benchmark", choices=registry.benchmarks(), help="the benchmark the weights were trained on")

@@ -1,4 +1,4 @@
-"""Draw a Craftax-Symbolic map observation (or its tokens) with Craftax's own textures (spec §4.4, §8.6).
+"""Draw a Craftax-Symbolic map observation (or its tokens) with Craftax's own textures (design §4.4, §8.6).
 
 The real env is drawn by Craftax's pixel renderer from its full state; an imagined or stored
 observation only has the 9 × 11 cells of [block, item, mob, light] tokens (m3.envs.craftax_mapping)

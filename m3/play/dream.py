@@ -1,4 +1,4 @@
-"""Dreams for the play tool: the world model as an environment, batch 1 (spec §5.3, §6.2, §8.6).
+"""Dreams for the play tool: the world model as an environment, batch 1 (design §5.3, §6.2, §8.6).
 
 A dream starts like imagination training: the world model reads c observations and the c − 1 actions
 between them, then each `step(action)` samples the next observation's tokens, the reward (HL-Gauss

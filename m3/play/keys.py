@@ -1,4 +1,4 @@
-"""Keyboard → action maps for playing inside the world model (`-w`, spec §8.6), and action names.
+"""Keyboard → action maps for playing inside the world model (`-w`, design §8.6), and action names.
 
 Discrete benchmarks give each action a set of keys; of the actions whose keys are all held, the one
 with the most keys wins (Atari: ↑ + Space = UPFIRE), and with no mapped key held the default action

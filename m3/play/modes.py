@@ -1,4 +1,4 @@
-"""The four play modes (spec §8.6): each yields one `Frame` per displayed step.
+"""The four play modes (design §8.6): each yields one `Frame` per displayed step.
 
 - `AgentInEnv` (default): the agent acts in the real environment (test env, `temperature`).
 - `PlayInWorldModel` (`-w`): the keyboard acts in the world model's dream.

@@ -1,4 +1,4 @@
-"""The pictures shown for one `Frame`, as RGB uint8 numpy arrays (spec §8.6).
+"""The pictures shown for one `Frame`, as RGB uint8 numpy arrays (design §8.6).
 
 - Real env: the env's full-resolution frame (`render()`: ALE frame, MuJoCo offscreen render, Craftax's
   pixel renderer, gymnasium's CartPole drawing).

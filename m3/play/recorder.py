@@ -1,4 +1,4 @@
-"""Shift+R recordings of the play tool (spec §8.6): `<folder>/<timestamp>.mp4` and `<timestamp>.npz`.
+"""Shift+R recordings of the play tool (design §8.6): `<folder>/<timestamp>.mp4` and `<timestamp>.npz`.
 
 The mp4 (H.264 through imageio-ffmpeg, at the play fps) holds the window as shown; every frame is
 fitted to the first one's size, rounded up to even sides (yuv420p needs them). The npz holds the raw

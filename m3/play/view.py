@@ -1,4 +1,4 @@
-"""The pygame window of the play tool (spec §8.6).
+"""The pygame window of the play tool (design §8.6).
 
 Pictures are scaled (nearest neighbour) to one height and shown side by side, titled when there are
 several; `-h` adds a two-line header (mode, step, action; reward, return, note). Keys: Enter resets, `.` pauses,

@@ -1,1 +1,1 @@
-"""Actor-critic training pieces: value distributions, λ-returns, imagination (spec §6)."""
+"""Actor-critic training pieces: value distributions, λ-returns, imagination (design §6)."""

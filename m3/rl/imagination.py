@@ -1,4 +1,4 @@
-"""Imagination training of the latent-space controller (spec §6.2, §6.3, §11 D2, D3).
+"""Imagination training of the latent-space controller (design §6.2, §6.3, §11 D2, D3).
 
 `imagine` burns the controller in on a replayed segment, starts the world model from the segment's
 last context observations and rolls the policy out for H' = imagine_horizon − c + 1 imagined steps;
@@ -25,7 +25,7 @@ from m3.rl.returns import ReturnScaler, lambda_returns
 
 @dataclass
 class ImaginationConfig:
-    """Actor-critic training settings (spec §3.1, §3.3)."""
+    """Actor-critic training settings (design §3.1, §3.3)."""
 
     burn_in: int = 20
     imagine_horizon: int = 10  # = retnet.max_blocks
@@ -39,7 +39,7 @@ class ImaginationConfig:
 
 @dataclass(frozen=True)
 class SegmentIndices:
-    """Where imagination starts inside a segment of L steps indexed 0..L−1 (spec §6.2, §11 D2)."""
+    """Where imagination starts inside a segment of L steps indexed 0..L−1 (design §6.2, §11 D2)."""
 
     burn_in: slice  # controller burn-in (o_0, a_0) .. (o_{L−3}, a_{L−3})
     context_obs: slice  # WM context o_{L−1−c} .. o_{L−2}
@@ -89,7 +89,7 @@ def _at(x: dict[str, Tensor], index: slice | int) -> dict[str, Tensor]:
 
 def imagine(tokenizer: MultiModalTokenizer, world_model: WorldModel, controller: Controller, batch: dict,
             cfg: ImaginationConfig, context_length: int) -> Trajectory:
-    """Roll the controller out in the world model from a left-padded AC segment batch (spec §6.2).
+    """Roll the controller out in the world model from a left-padded AC segment batch (design §6.2).
 
     batch: docs/interfaces.md "Batches", L = burn_in + c steps. The burn-in runs without gradient
     (it only sets the start state); gradients flow through the H' imagined steps of the controller.
@@ -137,7 +137,7 @@ def _stats(metrics: dict[str, float], name: str, x: Tensor) -> None:
 def actor_critic_loss(traj: Trajectory, controller: Controller, cfg: ImaginationConfig, scaler: ReturnScaler,
                       train_actor: bool) -> tuple[Tensor, dict[str, float]]:
     """REINFORCE + entropy + the controller's HL-Gauss critic loss (`Controller.value_loss`) over t = 0..H'−2
-    (spec §6.2).
+    (design §6.2).
 
     G = λ-returns with G_{H'−1} = V_{H'−1} (the last step only bootstraps). The trained returns
     G_{0..H'−2} enter the scaler's FIFO first; A = (G − V) / max(1, ½(P97.5 − P2.5)) over the FIFO,

@@ -1,4 +1,4 @@
-"""λ-returns and the percentile return scaler of the actor-critic loss (spec §6.2)."""
+"""λ-returns and the percentile return scaler of the actor-critic loss (design §6.2)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from torch import Tensor
 
 
 def lambda_returns(rewards: Tensor, values: Tensor, dones: Tensor, gamma: float, lam: float) -> Tensor:
-    """The IRIS λ-return recursion over an imagined rollout (spec §6.2).
+    """The IRIS λ-return recursion over an imagined rollout (design §6.2).
 
     rewards, values, dones: (B, H); dones bool or float. Returns G (B, H) with
         G_{H−1} = V_{H−1},
@@ -25,7 +25,7 @@ def lambda_returns(rewards: Tensor, values: Tensor, dones: Tensor, gamma: float,
 
 
 class ReturnScaler:
-    """Advantage divisor max(1, 0.5·(P97.5 − P2.5)) over a FIFO of recent λ-return tensors (spec §6.2).
+    """Advantage divisor max(1, 0.5·(P97.5 − P2.5)) over a FIFO of recent λ-return tensors (design §6.2).
 
     Percentiles use linear interpolation (numpy's default) over every value stored in the FIFO.
     An empty FIFO gives 1.

@@ -1,4 +1,4 @@
-"""Aggregation CLI: per-run scores → results/data in the official formats (spec §9.1) plus the companion file."""
+"""Aggregation CLI: per-run scores → results/data in the official formats (design §9.1) plus the companion file."""
 
 import json
 import subprocess

@@ -1,4 +1,4 @@
-"""rliable statistics (spec §9.2, §9.3): the published Atari aggregates, and each estimate against an independent
+"""rliable statistics (design §9.2, §9.3): the published Atari aggregates, and each estimate against an independent
 reference (rliable's own functions, or plain numpy)."""
 
 import json

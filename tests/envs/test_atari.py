@@ -1,4 +1,4 @@
-"""Atari envs on real ROMs: spec, max-pooling, no-ops, raw-frame limits, life loss, reward clipping (spec §8.1)."""
+"""Atari envs on real ROMs: spec, max-pooling, no-ops, raw-frame limits, life loss, reward clipping (design §8.1)."""
 
 from dataclasses import replace
 

@@ -1,4 +1,4 @@
-"""The Craftax-Symbolic-v1 env (spec §4.4, §8.3): spec, observations against an independent decoding of
+"""The Craftax-Symbolic-v1 env (design §4.4, §8.3): spec, observations against an independent decoding of
 the raw symbolic vector over states reached by random play, seeding, episode ends, rendering, pickling."""
 
 import pickle

@@ -10,7 +10,7 @@ from m3.models.retnet import RetNetConfig
 from m3.models.tokenizers.multimodal import MultiModalTokenizer
 from m3.models.world_model import WorldModel, WorldModelConfig
 
-# obs_dim + action_dim per domain (spec §1), an independent reference for the specs read from dm_control.
+# obs_dim + action_dim per domain (design §1), an independent reference for the specs read from dm_control.
 SIZES = {
     "acrobot": (6, 1), "ball_in_cup": (8, 2), "cartpole": (5, 1), "cheetah": (17, 6), "finger-spin": (9, 2),
     "finger-turn": (12, 2), "hopper": (15, 4), "pendulum": (3, 1), "reacher": (6, 2), "walker": (24, 6),

@@ -1,4 +1,4 @@
-"""Parallel test envs (spec §8.4): same episodes as in-process envs, auto-reset, left-out envs, and clear,
+"""Parallel test envs (design §8.4): same episodes as in-process envs, auto-reset, left-out envs, and clear,
 prompt errors when a worker dies, hangs or raises."""
 
 import multiprocessing as mp

@@ -1,4 +1,4 @@
-"""Tests of the latent-space actor-critic (spec §6.1, §6.3, §11 D3, D7)."""
+"""Tests of the latent-space actor-critic (design §6.1, §6.3, §11 D3, D7)."""
 
 import math
 
@@ -69,7 +69,7 @@ def test_atari_parameter_count_matches_hand_count():
     fuser = 4096 * 512 + 512 + 2 * 512  # Linear + LayerNorm
     lstm = 4 * 512 * (512 + 512) + 2 * 4 * 512
     heads = (512 * 18 + 18) + (512 * 129 + 129) + 18 * 512  # actor, critic, action embedding
-    assert sum(p.numel() for p in model.parameters()) == convs + fuser + lstm + heads  # ≈ 4.65M (spec §5.6)
+    assert sum(p.numel() for p in model.parameters()) == convs + fuser + lstm + heads  # ≈ 4.65M (design §5.6)
 
 
 def test_fuser_ends_with_layernorm_silu():

@@ -1,4 +1,4 @@
-"""AdamW parameter groups: weight decay on weight matrices only (spec §5.6)."""
+"""AdamW parameter groups: weight decay on weight matrices only (design §5.6)."""
 
 import torch
 from torch import nn

@@ -1,4 +1,4 @@
-"""World model: POP training forward vs block-by-block imagination, D1, loss masking, priority (spec §5)."""
+"""World model: POP training forward vs block-by-block imagination, D1, loss masking, priority (design §5)."""
 
 import math
 

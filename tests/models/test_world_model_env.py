@@ -1,4 +1,4 @@
-"""The world model as an environment (spec §5.3, §6.2, §8.6): reset, step, and the memory flush."""
+"""The world model as an environment (design §5.3, §6.2, §8.6): reset, step, and the memory flush."""
 
 import pytest
 import torch

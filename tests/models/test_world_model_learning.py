@@ -1,5 +1,5 @@
 """The world model learns CartPole's termination from random play: on held-out episodes it gives terminal
-transitions a much higher done probability than the others (a seeded learning check of spec §5.4)."""
+transitions a much higher done probability than the others (a seeded learning check of design §5.4)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""The dream (spec §5.3, §8.6): seeded from real observations, flushed every H − c steps, never past block
+"""The dream (design §5.3, §8.6): seeded from real observations, flushed every H − c steps, never past block
 H − 1."""
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Key maps of the play tool (spec §8.6): Atari combos from real minimal action sets, Craftax, DMC pairs, CartPole."""
+"""Key maps of the play tool (design §8.6): Atari combos from real minimal action sets, Craftax, DMC pairs, CartPole."""
 
 import numpy as np
 import pygame

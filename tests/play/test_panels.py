@@ -1,4 +1,4 @@
-"""Pictures of the play tool (spec §8.6): bars, the `-r` panels, and Craftax maps drawn from tokens."""
+"""Pictures of the play tool (design §8.6): bars, the `-r` panels, and Craftax maps drawn from tokens."""
 
 import numpy as np
 import pytest

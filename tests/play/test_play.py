@@ -1,4 +1,4 @@
-"""The play tool end to end, headless (SDL_VIDEODRIVER=dummy), with tiny untrained agents (spec §8.6):
+"""The play tool end to end, headless (SDL_VIDEODRIVER=dummy), with tiny untrained agents (design §8.6):
 every mode on every benchmark for a few frames with a screenshot, recordings, the viewer keys, bad input."""
 
 import argparse

@@ -1,4 +1,4 @@
-"""Recordings (spec §8.6): an mp4 that decodes to the frames written, and the raw frames as npz."""
+"""Recordings (design §8.6): an mp4 that decodes to the frames written, and the raw frames as npz."""
 
 import imageio.v2 as imageio
 import numpy as np

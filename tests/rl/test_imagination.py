@@ -1,4 +1,4 @@
-"""Tests of imagination training (spec §6.2, §11 D2, D3) on tiny real tokenizers, world models and controllers."""
+"""Tests of imagination training (design §6.2, §11 D2, D3) on tiny real tokenizers, world models and controllers."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Rule evaluate: the final evaluation of one finished run by `m3.evaluate` (spec §8.4), written to the run's
+"""Rule evaluate: the final evaluation of one finished run by `m3.evaluate` (design §8.4), written to the run's
 scores file (results/scores/, git-tracked). `done` is `ancient`, so runs restored by `dvc pull` (fresh mtimes,
 treeverse/dvc#8602) are not evaluated again."""
 

@@ -1,4 +1,4 @@
-"""RetNet backbone of the world model (spec §5.2): retention forms, xPos rotation, layers, stack."""
+"""RetNet backbone of the world model (design §5.2): retention forms, xPos rotation, layers, stack."""
 from m3.models.retnet.backbone import RetNet, RetNetConfig, RetNetOutput
 from m3.models.retnet.layer import FeedForward, MultiScaleRetention, RetNetLayer
 from m3.models.retnet.retention import (

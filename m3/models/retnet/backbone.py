@@ -1,6 +1,6 @@
-"""The RetNet backbone of the world model (spec §5.2, used by POP §5.3; sizes §3.2).
+"""The RetNet backbone of the world model (design §5.2, used by POP §5.3; sizes §3.2).
 
-A stack of independently initialised pre-LN layers sharing one xPos table per call. The spec's stack
+A stack of independently initialised pre-LN layers sharing one xPos table per call. The design's stack
 has no final LayerNorm (the per-modality heads of §5.4 normalise themselves), so the output is the
 last layer's residual stream.
 """

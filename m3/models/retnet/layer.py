@@ -1,4 +1,4 @@
-"""Multi-scale retention and the pre-LN RetNet layer (spec §5.2)."""
+"""Multi-scale retention and the pre-LN RetNet layer (design §5.2)."""
 from typing import Sequence
 
 import torch.nn.functional as F

@@ -1,4 +1,4 @@
-"""Retention with per-head exponential decay (spec §5.2, §10).
+"""Retention with per-head exponential decay (design §5.2, §10).
 
 Per head with decay γ, the recurrent form is S_n = γ S_{n-1} + k_nᵀ v_n and o_n = q_n S_n.
 `retention` evaluates a chunk of N tokens in parallel: within the chunk O = (Q Kᵀ ⊙ D) V with

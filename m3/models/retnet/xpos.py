@@ -1,4 +1,4 @@
-"""xPos/RoPE-style rotation of queries and keys by absolute token index (spec §5.2).
+"""xPos/RoPE-style rotation of queries and keys by absolute token index (design §5.2).
 
 Channel pairs (2i, 2i+1) of each head are rotated by the angle position·θ_i with
 θ_i = 1 / 10000^{linspace(0, 1, d_h/2)}_i, so q(m)·k(n) depends only on m − n. Positions are

@@ -1,4 +1,4 @@
-"""Observation and action tokenizers (spec §4)."""
+"""Observation and action tokenizers (design §4)."""
 
 from m3.models.tokenizers.actions import ActionTokenizer
 from m3.models.tokenizers.categorical import Token2DTokenizer, TokenTokenizer

@@ -1,4 +1,4 @@
-"""Action tokens (spec §4.5): discrete actions are one token; continuous actions one 51-level token
+"""Action tokens (design §4.5): discrete actions are one token; continuous actions one 51-level token
 per dimension."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Identity tokenizers for categorical observations (spec §4.3, §4.4)."""
+"""Identity tokenizers for categorical observations (design §4.3, §4.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Image tokenizer: a VQ-VAE turning a 64×64 RGB frame into 8×8 = 64 codebook tokens (spec §4.1, §3.4).
+"""Image tokenizer: a VQ-VAE turning a 64×64 RGB frame into 8×8 = 64 codebook tokens (design §4.1, §3.4).
 
 Encoder and decoder are plain conv stacks (no residual blocks, no attention, identity pre/post-quant
 convs). The quantizer picks the nearest of `vocab_size` codes by squared L2 and passes gradients to the

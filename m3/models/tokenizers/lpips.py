@@ -1,4 +1,4 @@
-"""LPIPS perceptual distance with a VGG16 backbone, the image tokenizer's perceptual loss (spec §4.1, §2).
+"""LPIPS perceptual distance with a VGG16 backbone, the image tokenizer's perceptual loss (design §4.1, §2).
 
 LPIPS (Zhang et al. 2018, "The Unreasonable Effectiveness of Deep Features as a Perceptual Metric"),
 version 0.1 "lin": images in [-1, 1] are shifted and scaled, run through the 13 convolutions of VGG16
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 LPIPS_VGG_MD5 = "d507d7349b931f0638a25a48a722f98a"
-"""md5 of the published LPIPS linear-head file `vgg.pth` (spec §2)."""
+"""md5 of the published LPIPS linear-head file `vgg.pth` (design §2)."""
 
 # Input shift and scale of LPIPS v0.1 (its "ScalingLayer"), as published with the LPIPS paper's official
 # code (github:richzhang/PerceptualSimilarity) and reused unchanged by taming-transformers. They map an

@@ -1,4 +1,4 @@
-"""All observation tokenizers of an environment behind one call (spec §4, docs/interfaces.md).
+"""All observation tokenizers of an environment behind one call (design §4, docs/interfaces.md).
 
 Modalities follow the fixed order image | vector | token | token_2d (§4.0); only those the env's
 `EnvSpec` declares get a sub-tokenizer, the others are None.

@@ -1,4 +1,4 @@
-"""The fixed symlog quantizer for continuous vectors (spec §4.2, §11 D5)."""
+"""The fixed symlog quantizer for continuous vectors (design §4.2, §11 D5)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from m3.models.distributions import symlog
 
 
 def vector_levels() -> Tensor:
-    """The 125 quantization levels in symlog space, ascending, float64 (spec §4.2).
+    """The 125 quantization levels in symlog space, ascending, float64 (design §4.2).
 
     Positive half: 32 points on [0, ln(1+π)] and 31 points on (ln(1+π), 6]; mirrored, 0 once.
     """

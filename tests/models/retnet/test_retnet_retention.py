@@ -1,4 +1,4 @@
-"""Retention forms against a naive float64 double loop; block states; decay values (spec §5.2)."""
+"""Retention forms against a naive float64 double loop; block states; decay values (design §5.2)."""
 import pytest
 import torch
 

@@ -1,4 +1,4 @@
-"""xPos rotation (spec §5.2): complex-number reference, norm preservation, relative positions."""
+"""xPos rotation (design §5.2): complex-number reference, norm preservation, relative positions."""
 import torch
 
 from m3.models.retnet.xpos import rotate, rotation_angles, rotation_tables

@@ -1,4 +1,4 @@
-"""Image VQ-VAE tokenizer (spec §4.1): shapes, quantizer, straight-through, loss terms, LPIPS wiring."""
+"""Image VQ-VAE tokenizer (design §4.1): shapes, quantizer, straight-through, loss terms, LPIPS wiring."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""LPIPS (spec §4.1, §2): weight loading, validation and the distance against a float64 reference."""
+"""LPIPS (design §4.1, §2): weight loading, validation and the distance against a float64 reference."""
 
 from __future__ import annotations
 
