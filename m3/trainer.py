@@ -35,12 +35,9 @@ from m3.models.optim import adamw
 from m3.rl.imagination import actor_critic_loss, imagine
 from m3.rl.returns import ReturnScaler
 from m3.schedule import epoch_plan, eval_env_seeds, evaluation_seeds
+from m3.updates import NonFiniteLossError, optimizer_step, tokenizer_step, world_model_step
 from m3.version import code_version
 from m3.weights import save_weights
-
-
-class NonFiniteLossError(RuntimeError):
-    """A loss became NaN or infinite; the run stops and the last good checkpoint is kept."""
 
 
 def seed_everything(seed: int) -> None:
@@ -122,32 +119,13 @@ class Trainer:
                       best=best)
 
     # ---------------------------------------------------------------- updates
-    def _update(self, name: str, module: nn.Module, loss: torch.Tensor, max_grad_norm: float, epoch: int) -> float:
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"{name} loss is {loss.item()} at epoch {epoch}; the run stops and keeps the last good checkpoint")
-        opt = self.optimizers[name]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = float(nn.utils.clip_grad_norm_(module.parameters(), max_grad_norm))
-        opt.step()
-        return grad_norm
-
-    def _train_tokenizer(self, epoch: int) -> dict[str, torch.Tensor]:
-        c = self.cfg.training.tokenizer
-        frames = self.store.sample_frames(c.batch_size, self.generator).to(self.device)
-        loss, metrics = self.agent.tokenizer.image.compute_loss(frames)
-        metrics["grad_norm"] = self._update("tokenizer", self.agent.tokenizer, loss, c.max_grad_norm, epoch)
-        return {"total_loss": loss.detach(), **metrics}
+    def _train_tokenizer(self, epoch: int) -> dict[str, Any]:
+        return tokenizer_step(self.agent, self.store, self.optimizers["tokenizer"], self.cfg.training.tokenizer,
+                              self.generator)
 
     def _train_world_model(self, epoch: int) -> dict[str, Any]:
-        c, wm = self.cfg.training.world_model, self.agent.world_model
-        ids = self.sampler.sample(c.batch_size, self.generator)
-        batch = batch_to(self.store.collate(ids, self.cfg.world_model.retnet.max_blocks, "right"), self.device)
-        out = self.agent.world_model_loss(batch)
-        grad_norm = self._update("world_model", wm, out.loss, c.max_grad_norm, epoch)
-        self.sampler.update(batch["ids"], out.priority.cpu())
-        return {"total_loss": out.loss.detach(), **out.metrics, "grad_norm": grad_norm}
+        return world_model_step(self.agent, self.store, self.sampler, self.optimizers["world_model"],
+                                self.cfg.training.world_model, self.cfg.world_model.retnet.max_blocks, self.generator)
 
     def _train_actor_critic(self, epoch: int) -> dict[str, Any]:
         c, ctx = self.cfg.training.actor_critic, self.cfg.world_model.context_length
@@ -158,7 +136,8 @@ class Trainer:
                        self.cfg.imagination, ctx)
         train_actor = epoch_plan(self.cfg, epoch, self.agent.tokenizer.trainable).actor
         loss, metrics = actor_critic_loss(traj, self.agent.actor_critic, self.cfg.imagination, self.scaler, train_actor)
-        metrics["grad_norm"] = self._update("actor_critic", self.agent.actor_critic, loss, c.max_grad_norm, epoch)
+        metrics["grad_norm"] = optimizer_step(self.optimizers["actor_critic"], self.agent.actor_critic, loss,
+                                              c.max_grad_norm, "actor_critic")
         return {"total_loss": loss.detach(), **metrics}
 
     def _component(self, name: str, module: nn.Module, step: Callable[[int], dict[str, Any]], steps: int,
@@ -168,7 +147,11 @@ class Trainer:
         sums: dict[str, float] = {}
         grad_norms = []
         for _ in range(steps):
-            metrics = step(epoch)
+            try:
+                metrics = step(epoch)
+            except NonFiniteLossError as e:
+                raise NonFiniteLossError(
+                    f"{e} (epoch {epoch}); the run stops and keeps the last good checkpoint") from e
             grad_norms.append(metrics.pop("grad_norm"))
             for k, v in metrics.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
