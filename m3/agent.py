@@ -40,10 +40,11 @@ class Agent(nn.Module):
         """The image codebook (512, 256) the world model embeds image tokens with, detached (§4.1)."""
         return None if self.tokenizer.image is None else self.tokenizer.image.codebook.weight.detach()
 
-    def world_model_loss(self, batch: dict[str, Any]) -> WorldModelLoss:
+    def world_model_loss(self, batch: dict[str, Any], tokens: dict[str, torch.Tensor] | None = None) -> WorldModelLoss:
         """The world-model loss (§5.4–§5.6) on a right-padded segment batch of raw observations on the agent's
-        device (layout: docs/interfaces.md, "Batches"); the tokenizer encodes without gradient."""
-        tokens = self.tokenizer.tokenize(batch["obs"])
+        device (layout: docs/interfaces.md, "Batches"); the tokenizer encodes without gradient, unless the
+        batch's `tokens` are given (m3/token_cache.py)."""
+        tokens = self.tokenizer.tokenize(batch["obs"]) if tokens is None else tokens
         return self.world_model.compute_loss(tokens, batch["actions"], batch["rewards"], batch["ends"],
                                              batch["mask_padding"], self.codebook)
 

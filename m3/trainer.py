@@ -23,7 +23,7 @@ from m3.agent import Agent
 from m3.checkpoint import RunDir
 from m3.collector import Collector
 from m3.config import M3Config, to_dict
-from m3.data import PrioritizedSampler, ReplayStore, batch_to
+from m3.data import PrioritizedSampler, ReplayStore
 from m3.envs import registry
 from m3.envs.parallel import ParallelEnvs
 from m3.envs.seeding import derive_seed
@@ -32,10 +32,10 @@ from m3.evaluation import episode_metrics, play_episodes
 from m3.media import MediaDir, save_episode, save_reconstructions
 from m3.metrics import MetricsLogger
 from m3.models.optim import adamw
-from m3.rl.imagination import actor_critic_loss, imagine
 from m3.rl.returns import ReturnScaler
 from m3.schedule import epoch_plan, eval_env_seeds, evaluation_seeds
-from m3.updates import NonFiniteLossError, optimizer_step, tokenizer_step, world_model_step
+from m3.token_cache import TokenCache
+from m3.updates import NonFiniteLossError, actor_critic_step, tokenizer_step, world_model_step
 from m3.version import code_version
 from m3.weights import save_weights
 
@@ -78,6 +78,8 @@ class Trainer:
         self.sampler = PrioritizedSampler(uniform_fraction=t.world_model.uniform_fraction)
         self.scaler = ReturnScaler(cfg.imagination.return_buffer_size)
         self.generator = torch.Generator().manual_seed(cfg.seed)
+        # tokens of replay rows while the tokenizer is frozen (image envs: the only tokenizer with parameters)
+        self.tokens = TokenCache(self.agent.tokenizer, self.store) if self.agent.tokenizer.trainable else None
         env = registry.make_env(cfg.benchmark, cfg.env, mode="train", seed=derive_seed(cfg.seed, "train", 0))
         self.collector = Collector(env, self.store, self.agent, cfg.imagination.burn_in, cfg.seed)
         self.media = MediaDir(run.media)
@@ -121,24 +123,19 @@ class Trainer:
     # ---------------------------------------------------------------- updates
     def _train_tokenizer(self, epoch: int) -> dict[str, Any]:
         return tokenizer_step(self.agent, self.store, self.optimizers["tokenizer"], self.cfg.training.tokenizer,
-                              self.generator)
+                              self.generator, self.tokens)
 
     def _train_world_model(self, epoch: int) -> dict[str, Any]:
         return world_model_step(self.agent, self.store, self.sampler, self.optimizers["world_model"],
-                                self.cfg.training.world_model, self.cfg.world_model.retnet.max_blocks, self.generator)
+                                self.cfg.training.world_model, self.cfg.world_model.retnet.max_blocks, self.generator,
+                                self.tokens)
 
     def _train_actor_critic(self, epoch: int) -> dict[str, Any]:
-        c, ctx = self.cfg.training.actor_critic, self.cfg.world_model.context_length
-        length = self.cfg.imagination.burn_in + ctx
-        ids = self.store.sample_uniform(c.batch_size, ctx=ctx + 1, length=length, generator=self.generator)
-        batch = batch_to(self.store.collate(ids, length, "left"), self.device)
-        traj = imagine(self.agent.tokenizer, self.agent.world_model, self.agent.actor_critic, batch,
-                       self.cfg.imagination, ctx)
         train_actor = epoch_plan(self.cfg, epoch, self.agent.tokenizer.trainable).actor
-        loss, metrics = actor_critic_loss(traj, self.agent.actor_critic, self.cfg.imagination, self.scaler, train_actor)
-        metrics["grad_norm"] = optimizer_step(self.optimizers["actor_critic"], self.agent.actor_critic, loss,
-                                              c.max_grad_norm, "actor_critic")
-        return {"total_loss": loss.detach(), **metrics}
+        return actor_critic_step(self.agent, self.store, self.optimizers["actor_critic"],
+                                 self.cfg.training.actor_critic, self.cfg.imagination,
+                                 self.cfg.world_model.context_length, self.scaler, train_actor, self.generator,
+                                 self.tokens)
 
     def _component(self, name: str, module: nn.Module, step: Callable[[int], dict[str, Any]], steps: int,
                    epoch: int, bar: tqdm) -> dict[str, float]:

@@ -1,9 +1,12 @@
-"""One optimiser step of the tokenizer or the world model on replay data (design §7.1 steps 2–3, §4.1, §5.4–§5.6).
+"""One optimiser step of the tokenizer, the world model or the actor-critic on replay data (design §7.1 steps 2–4,
+§4.1, §5.4–§5.6, §6.2).
 
-The same steps as the trainer's epoch loop, as module-level functions, so that a component can be trained
-without the loop (benchmarks/components.py) and the trainer can call them in place of its own methods.
-Each step samples its batch from the replay with `generator`, takes one AdamW step with the pre-clip gradient
-norm clipped at `max_grad_norm`, and returns the step's metrics (the loss terms and that norm).
+The trainer's epoch loop, `benchmarks/throughput.py`, `benchmarks/compare.py` and `benchmarks/components.py` all
+call these functions, so what a benchmark times is what the trainer runs. Each step samples its batch from the
+replay with `generator`, takes one AdamW step with the pre-clip gradient norm clipped at `max_grad_norm`, and
+returns the step's metrics (the loss terms and that norm). With a `TokenCache` (m3/token_cache.py) the world-model
+and actor-critic steps read each replay row's tokens from the cache instead of encoding its frames again; the
+tokenizer step clears the cache, since its tokens are stale once the tokenizer has changed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from torch import nn
 from m3.agent import Agent
 from m3.config import OptimConfig
 from m3.data import PrioritizedSampler, ReplayStore, batch_to
+from m3.rl.imagination import ImaginationConfig, actor_critic_loss, imagine
+from m3.rl.returns import ReturnScaler
+from m3.token_cache import TokenCache
 
 
 class NonFiniteLossError(RuntimeError):
@@ -35,24 +41,44 @@ def optimizer_step(optimizer: torch.optim.Optimizer, module: nn.Module, loss: to
 
 
 def tokenizer_step(agent: Agent, store: ReplayStore, optimizer: torch.optim.Optimizer, c: OptimConfig,
-                   generator: torch.Generator) -> dict[str, float]:
-    """One VQ-VAE step on `c.batch_size` frames drawn uniformly from the replay (§4.1)."""
+                   generator: torch.Generator, cache: TokenCache | None = None) -> dict[str, float]:
+    """One VQ-VAE step on `c.batch_size` frames drawn uniformly from the replay (§4.1); clears `cache`."""
     frames = store.sample_frames(c.batch_size, generator).to(agent.device)  # (B, 3, 64, 64) uint8
     loss, metrics = agent.tokenizer.image.compute_loss(frames)
     grad_norm = optimizer_step(optimizer, agent.tokenizer, loss, c.max_grad_norm, "tokenizer")
+    if cache is not None:
+        cache.clear()
     return {"total_loss": loss.item(), **metrics, "grad_norm": grad_norm}
 
 
 def world_model_step(agent: Agent, store: ReplayStore, sampler: PrioritizedSampler, optimizer: torch.optim.Optimizer,
-                     c: OptimConfig, max_blocks: int, generator: torch.Generator) -> dict[str, Any]:
+                     c: OptimConfig, max_blocks: int, generator: torch.Generator,
+                     cache: TokenCache | None = None) -> dict[str, Any]:
     """One world-model step on a prioritized batch of right-padded `max_blocks`-step segments (§5.4–§5.6, §6.4);
     the batch's priorities are written back to `sampler`, which must be synced with `store`."""
     ids = sampler.sample(c.batch_size, generator)
     batch = batch_to(store.collate(ids, max_blocks, "right"), agent.device)
-    out = agent.world_model_loss(batch)
+    tokens = None if cache is None else cache.tokens(batch)
+    out = agent.world_model_loss(batch, tokens)
     grad_norm = optimizer_step(optimizer, agent.world_model, out.loss, c.max_grad_norm, "world_model")
     sampler.update(batch["ids"], out.priority.cpu())
     return {**{k: float(v) for k, v in out.metrics.items()}, "grad_norm": grad_norm}
 
 
-__all__ = ["NonFiniteLossError", "optimizer_step", "tokenizer_step", "world_model_step"]
+def actor_critic_step(agent: Agent, store: ReplayStore, optimizer: torch.optim.Optimizer, c: OptimConfig,
+                      imagination: ImaginationConfig, context_length: int, scaler: ReturnScaler, train_actor: bool,
+                      generator: torch.Generator, cache: TokenCache | None = None) -> dict[str, Any]:
+    """One actor-critic step (§6.2): `c.batch_size` left-padded segments of burn_in + c steps drawn uniformly,
+    the controller burnt in and rolled out in the world model, REINFORCE + entropy + critic loss; with
+    `train_actor` False (critic warm-up) only the critic learns."""
+    length = imagination.burn_in + context_length
+    ids = store.sample_uniform(c.batch_size, ctx=context_length + 1, length=length, generator=generator)
+    batch = batch_to(store.collate(ids, length, "left"), agent.device)
+    tokens = None if cache is None else cache.tokens(batch)
+    traj = imagine(agent.tokenizer, agent.world_model, agent.actor_critic, batch, imagination, context_length, tokens)
+    loss, metrics = actor_critic_loss(traj, agent.actor_critic, imagination, scaler, train_actor)
+    grad_norm = optimizer_step(optimizer, agent.actor_critic, loss, c.max_grad_norm, "actor_critic")
+    return {**metrics, "grad_norm": grad_norm}
+
+
+__all__ = ["NonFiniteLossError", "actor_critic_step", "optimizer_step", "tokenizer_step", "world_model_step"]

@@ -1,4 +1,5 @@
-"""One tokenizer or world-model step (m3/updates.py) against the same step written out by hand."""
+"""One tokenizer, world-model or actor-critic step (m3/updates.py) against the same step written out by hand, and
+the steps with a token cache (m3/token_cache.py) against the steps without."""
 
 import copy
 
@@ -11,7 +12,10 @@ from m3.config import load_config
 from m3.data import PrioritizedSampler, ReplayStore
 from m3.envs import registry
 from m3.models.optim import adamw
-from m3.updates import NonFiniteLossError, optimizer_step, tokenizer_step, world_model_step
+from m3.rl.imagination import actor_critic_loss, imagine
+from m3.rl.returns import ReturnScaler
+from m3.token_cache import TokenCache
+from m3.updates import NonFiniteLossError, actor_critic_step, optimizer_step, tokenizer_step, world_model_step
 from test_eval_losses import random_episode
 
 
@@ -87,3 +91,55 @@ def test_a_non_finite_loss_stops_before_the_step():
         optimizer_step(opt, layer, layer(torch.ones(1, 2)).sum() * float("nan"), 1.0, "world_model")
     for k, v in layer.state_dict().items():
         assert torch.equal(v, before[k])
+
+
+def ac_step(agent, store, cfg, seed: int, cache=None, scaler=None):
+    c = cfg.training.actor_critic
+    opt = torch.optim.AdamW(agent.actor_critic.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
+    torch.manual_seed(seed)  # the same sampled actions
+    return actor_critic_step(agent, store, opt, c, cfg.imagination, cfg.world_model.context_length,
+                             scaler or ReturnScaler(cfg.imagination.return_buffer_size), True,
+                             torch.Generator().manual_seed(seed), cache)
+
+
+def test_actor_critic_step_is_one_clipped_adamw_step_on_an_imagined_rollout_from_uniform_segments():
+    cfg, agent, store = setup("cartpole", "CartPole-v1", [30, 26, 41])
+    c, ctx = cfg.training.actor_critic, cfg.world_model.context_length
+    agent.eval()
+    reference = copy.deepcopy(agent)
+    length = cfg.imagination.burn_in + ctx
+    ids = store.sample_uniform(c.batch_size, ctx=ctx + 1, length=length, generator=torch.Generator().manual_seed(4))
+    torch.manual_seed(4)
+    traj = imagine(reference.tokenizer, reference.world_model, reference.actor_critic,
+                   store.collate(ids, length, "left"), cfg.imagination, ctx)
+    loss, _ = actor_critic_loss(traj, reference.actor_critic, cfg.imagination, ReturnScaler(), True)
+    ref_opt = torch.optim.AdamW(reference.actor_critic.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
+    hand_step(reference.actor_critic, ref_opt, loss, c.max_grad_norm)
+
+    metrics = ac_step(agent, store, cfg, 4)
+    assert metrics["total_loss"] == pytest.approx(loss.item())
+    assert {"loss_actor", "loss_values", "loss_entropy", "grad_norm"} <= set(metrics)
+    assert_same_parameters(agent.actor_critic, reference.actor_critic)
+
+
+def test_steps_reading_the_token_cache_equal_the_steps_that_encode_pixels():
+    cfg, agent, store = setup("atari", "Breakout", [30, 17, 25])
+    agent.eval()
+    plain, cached = copy.deepcopy(agent), copy.deepcopy(agent)
+    cache = TokenCache(cached.tokenizer, store)
+    c, L = cfg.training.world_model, cfg.world_model.retnet.max_blocks
+    results = []
+    for model, tokens in ((plain, None), (cached, cache)):
+        sampler = PrioritizedSampler(uniform_fraction=c.uniform_fraction)
+        sampler.sync(store, ctx=cfg.world_model.context_length)
+        torch.manual_seed(1)
+        wm = world_model_step(model, store, sampler, adamw(model.world_model, c.learning_rate, c.weight_decay), c, L,
+                              torch.Generator().manual_seed(1), tokens)
+        results.append((wm, ac_step(model, store, cfg, 2, tokens)))  # the AC step reads rows the WM step cached
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-5)
+    assert results[1][1] == pytest.approx(results[0][1], rel=1e-5)
+    assert_same_parameters(cached, plain)
+    assert 0 < cache.num_rows <= store.num_steps
+    tokenizer_step(cached, store, torch.optim.AdamW(cached.tokenizer.parameters()), cfg.training.tokenizer,
+                   torch.Generator().manual_seed(0), cache)
+    assert cache.num_rows == 0  # the tokenizer changed

@@ -88,11 +88,13 @@ def _at(x: dict[str, Tensor], index: slice | int) -> dict[str, Tensor]:
 
 
 def imagine(tokenizer: MultiModalTokenizer, world_model: WorldModel, controller: Controller, batch: dict,
-            cfg: ImaginationConfig, context_length: int) -> Trajectory:
+            cfg: ImaginationConfig, context_length: int, tokens: dict[str, Tensor] | None = None) -> Trajectory:
     """Roll the controller out in the world model from a left-padded AC segment batch (design §6.2).
 
-    batch: docs/interfaces.md "Batches", L = burn_in + c steps. The burn-in runs without gradient
-    (it only sets the start state); gradients flow through the H' imagined steps of the controller.
+    batch: docs/interfaces.md "Batches", L = burn_in + c steps; `tokens`: the batch's observation tokens
+    {name: (B, L, ...)} when already known (m3/token_cache.py), else the tokenizer encodes `batch["obs"]`. The
+    burn-in runs without gradient (it only sets the start state); gradients flow through the H' imagined steps of
+    the controller.
     """
     mask = batch["mask_padding"].bool()  # (B, L)
     actions = batch["actions"]  # (B, L) or (B, L, A)
@@ -105,7 +107,8 @@ def imagine(tokenizer: MultiModalTokenizer, world_model: WorldModel, controller:
     with _eval_mode(tokenizer, world_model):
         with torch.no_grad():
             # {name: (B, L − 1, ...)}; the last step o_{L−1} is never consumed
-            tokens = tokenizer.tokenize(_at(batch["obs"], slice(0, L - 1)))
+            consumed = slice(0, L - 1)
+            tokens = tokenizer.tokenize(_at(batch["obs"], consumed)) if tokens is None else _at(tokens, consumed)
             codes = tokenizer.codes(tokens)
             state = controller.burn_in(_at(codes, idx.burn_in), actions[:, idx.burn_in], mask[:, idx.burn_in])
             env.reset(_at(tokens, idx.context_obs), actions[:, idx.context_actions])
