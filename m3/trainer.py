@@ -31,11 +31,10 @@ from m3.eval_losses import eval_losses
 from m3.evaluation import episode_metrics, play_episodes
 from m3.media import MediaDir, save_episode, save_reconstructions
 from m3.metrics import MetricsLogger
-from m3.models.optim import adamw
 from m3.rl.returns import ReturnScaler
 from m3.schedule import epoch_plan, eval_env_seeds, evaluation_seeds
 from m3.token_cache import TokenCache
-from m3.updates import NonFiniteLossError, actor_critic_step, tokenizer_step, world_model_step
+from m3.updates import NonFiniteLossError, actor_critic_step, build_optimizers, tokenizer_step, world_model_step
 from m3.version import code_version
 from m3.weights import save_weights
 
@@ -65,15 +64,7 @@ class Trainer:
         self.spec = registry.env_spec(cfg.benchmark, cfg.env)
         self.agent = Agent(cfg, self.spec).to(self.device)
         t = cfg.training
-        self.optimizers: dict[str, torch.optim.Optimizer] = {}
-        if self.agent.tokenizer.trainable:
-            self.optimizers["tokenizer"] = torch.optim.AdamW(
-                self.agent.tokenizer.parameters(), lr=t.tokenizer.learning_rate, weight_decay=t.tokenizer.weight_decay)
-        self.optimizers["world_model"] = adamw(self.agent.world_model, t.world_model.learning_rate,
-                                               t.world_model.weight_decay)
-        self.optimizers["actor_critic"] = torch.optim.AdamW(
-            self.agent.actor_critic.parameters(), lr=t.actor_critic.learning_rate,
-            weight_decay=t.actor_critic.weight_decay)
+        self.optimizers = build_optimizers(self.agent, t)
         self.store = ReplayStore(run.dataset, max_ram_bytes=int(cfg.replay.max_ram_gb * 2**30))
         self.sampler = PrioritizedSampler(uniform_fraction=t.world_model.uniform_fraction)
         self.scaler = ReturnScaler(cfg.imagination.return_buffer_size)

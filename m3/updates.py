@@ -17,8 +17,9 @@ import torch
 from torch import nn
 
 from m3.agent import Agent
-from m3.config import OptimConfig
+from m3.config import OptimConfig, TrainingConfig
 from m3.data import PrioritizedSampler, ReplayStore, batch_to
+from m3.models.optim import adamw
 from m3.rl.imagination import ImaginationConfig, actor_critic_loss, imagine
 from m3.rl.returns import ReturnScaler
 from m3.token_cache import TokenCache
@@ -26,6 +27,19 @@ from m3.token_cache import TokenCache
 
 class NonFiniteLossError(RuntimeError):
     """A loss became NaN or infinite; training stops before the step that would spread it."""
+
+
+def build_optimizers(agent: Agent, t: TrainingConfig) -> dict[str, torch.optim.Optimizer]:
+    """The components' own AdamW optimisers (§7.1): the tokenizer's (image envs only), the world model's with weight
+    decay on its matrices only (§5.6), the actor-critic's."""
+    optimizers: dict[str, torch.optim.Optimizer] = {}
+    if agent.tokenizer.trainable:
+        optimizers["tokenizer"] = torch.optim.AdamW(agent.tokenizer.parameters(), lr=t.tokenizer.learning_rate,
+                                                    weight_decay=t.tokenizer.weight_decay)
+    optimizers["world_model"] = adamw(agent.world_model, t.world_model.learning_rate, t.world_model.weight_decay)
+    optimizers["actor_critic"] = torch.optim.AdamW(agent.actor_critic.parameters(), lr=t.actor_critic.learning_rate,
+                                                   weight_decay=t.actor_critic.weight_decay)
+    return optimizers
 
 
 def optimizer_step(optimizer: torch.optim.Optimizer, module: nn.Module, loss: torch.Tensor, max_grad_norm: float,
@@ -81,4 +95,5 @@ def actor_critic_step(agent: Agent, store: ReplayStore, optimizer: torch.optim.O
     return {**metrics, "grad_norm": grad_norm}
 
 
-__all__ = ["NonFiniteLossError", "actor_critic_step", "optimizer_step", "tokenizer_step", "world_model_step"]
+__all__ = ["NonFiniteLossError", "actor_critic_step", "build_optimizers", "optimizer_step", "tokenizer_step",
+           "world_model_step"]
