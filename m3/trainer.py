@@ -23,7 +23,7 @@ from m3.agent import Agent
 from m3.checkpoint import RunDir
 from m3.collector import Collector
 from m3.config import M3Config, to_dict
-from m3.data import PrioritizedSampler, ReplayStore
+from m3.data import PrioritizedSampler, ReplayStore, sample_uniform
 from m3.envs import registry
 from m3.envs.parallel import ParallelEnvs
 from m3.envs.seeding import derive_seed
@@ -172,8 +172,8 @@ class Trainer:
         segments are drawn with their own epoch-seeded generator, so training's random stream is untouched."""
         if self.agent.tokenizer.image is None:
             return
-        ids = self.store.sample_uniform(num_segments, ctx=1, length=length,
-                                        generator=torch.Generator().manual_seed(epoch), padding="right")
+        ids = sample_uniform(self.store, num_segments, ctx=1, length=length,
+                             generator=torch.Generator().manual_seed(epoch), padding="right")
         frames = self.store.collate(ids, length, "right")["obs"]["image"]  # (B, T, 3, 64, 64) uint8
         save_reconstructions(self.media, epoch, frames, self.agent.tokenizer.image)
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from m3.agent import Agent
 from m3.config import OptimConfig, TrainingConfig
-from m3.data import PrioritizedSampler, ReplayStore, batch_to
+from m3.data import PrioritizedSampler, ReplayStore, batch_to, sample_frames, sample_uniform
 from m3.models.optim import adamw
 from m3.rl.imagination import ImaginationConfig, actor_critic_loss, imagine
 from m3.rl.returns import ReturnScaler
@@ -57,7 +57,7 @@ def optimizer_step(optimizer: torch.optim.Optimizer, module: nn.Module, loss: to
 def tokenizer_step(agent: Agent, store: ReplayStore, optimizer: torch.optim.Optimizer, c: OptimConfig,
                    generator: torch.Generator, cache: TokenCache | None = None) -> dict[str, float]:
     """One VQ-VAE step on `c.batch_size` frames drawn uniformly from the replay (§4.1); clears `cache`."""
-    frames = store.sample_frames(c.batch_size, generator).to(agent.device)  # (B, 3, 64, 64) uint8
+    frames = sample_frames(store, c.batch_size, generator).to(agent.device)  # (B, 3, 64, 64) uint8
     loss, metrics = agent.tokenizer.image.compute_loss(frames)
     grad_norm = optimizer_step(optimizer, agent.tokenizer, loss, c.max_grad_norm, "tokenizer")
     if cache is not None:
@@ -86,7 +86,7 @@ def actor_critic_step(agent: Agent, store: ReplayStore, optimizer: torch.optim.O
     the controller burnt in and rolled out in the world model, REINFORCE + entropy + critic loss; with
     `train_actor` False (critic warm-up) only the critic learns."""
     length = imagination.burn_in + context_length
-    ids = store.sample_uniform(c.batch_size, ctx=context_length + 1, length=length, generator=generator)
+    ids = sample_uniform(store, c.batch_size, ctx=context_length + 1, length=length, generator=generator)
     batch = batch_to(store.collate(ids, length, "left"), agent.device)
     tokens = None if cache is None else cache.tokens(batch)
     traj = imagine(agent.tokenizer, agent.world_model, agent.actor_critic, batch, imagination, context_length, tokens)

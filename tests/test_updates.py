@@ -9,7 +9,7 @@ from torch import nn
 
 from m3.agent import Agent
 from m3.config import load_config
-from m3.data import PrioritizedSampler, ReplayStore
+from m3.data import PrioritizedSampler, ReplayStore, sample_frames, sample_uniform
 from m3.envs import registry
 from m3.models.optim import adamw
 from m3.rl.imagination import actor_critic_loss, imagine
@@ -72,7 +72,7 @@ def test_tokenizer_step_is_one_clipped_adamw_step_on_uniform_frames():
     cfg, agent, store = setup("atari", "Breakout", [6, 4])
     c = cfg.training.tokenizer
     reference = copy.deepcopy(agent)
-    frames = store.sample_frames(c.batch_size, torch.Generator().manual_seed(5))
+    frames = sample_frames(store, c.batch_size, torch.Generator().manual_seed(5))
     ref_opt = torch.optim.AdamW(reference.tokenizer.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
     loss, _ = reference.tokenizer.image.compute_loss(frames)
     hand_step(reference.tokenizer, ref_opt, loss, c.max_grad_norm)
@@ -108,7 +108,7 @@ def test_actor_critic_step_is_one_clipped_adamw_step_on_an_imagined_rollout_from
     agent.eval()
     reference = copy.deepcopy(agent)
     length = cfg.imagination.burn_in + ctx
-    ids = store.sample_uniform(c.batch_size, ctx=ctx + 1, length=length, generator=torch.Generator().manual_seed(4))
+    ids = sample_uniform(store, c.batch_size, ctx=ctx + 1, length=length, generator=torch.Generator().manual_seed(4))
     torch.manual_seed(4)
     traj = imagine(reference.tokenizer, reference.world_model, reference.actor_critic,
                    store.collate(ids, length, "left"), cfg.imagination, ctx)

@@ -1,13 +1,8 @@
-"""Episodes, the replay store and the batch samplers (design §6.4, §7.2)."""
+"""Episodes, the replay's storage and its selectors (design §6.4, §7.2)."""
 
 from m3.data.episode import OBS_DTYPES, Episode, EpisodeBuilder
-from m3.data.replay import Key, Padding, ReplayStore, batch_to, collate_segments, draw_distinct, num_samples
-from m3.data.sampler import (
-    PrioritizedBatchSampler,
-    PrioritizedSampler,
-    SegmentDataset,
-    prioritized_loader,
-)
+from m3.data.replay import Key, Padding, ReplayStore, batch_to
+from m3.data.selectors import FlatIndex, PrioritizedSampler, num_samples, sample_frames, sample_uniform
 
 __all__ = [
     "OBS_DTYPES",
@@ -17,11 +12,9 @@ __all__ = [
     "Padding",
     "ReplayStore",
     "batch_to",
-    "collate_segments",
-    "draw_distinct",
-    "num_samples",
-    "PrioritizedBatchSampler",
+    "FlatIndex",
     "PrioritizedSampler",
-    "SegmentDataset",
-    "prioritized_loader",
+    "num_samples",
+    "sample_frames",
+    "sample_uniform",
 ]

@@ -1,4 +1,5 @@
-"""The replay: episodes in RAM with a byte cap, mirrored on disk one file per episode (design §7.2, §7.3).
+"""The replay's storage: episodes in RAM with a byte cap, mirrored on disk one file per episode, read back as
+padded segments and batches (design §7.2, §7.3). Which segments a batch holds is `m3.data.selectors`' job.
 
 RAM cap: the official dataset evicts the oldest episodes once the *process RSS* exceeds 15 GB. We instead
 count the bytes of the stored episodes' tensors, so eviction depends only on the data and runs are
@@ -9,9 +10,6 @@ episode; rows outside the episode are padding (zeros, `mask_padding` False). "ri
 the episode and may run past its end (tokenizer, world model); "left" segments end inside the episode and may
 begin before row 0, i.e. `start` < 0 (actor-critic). The pair (episode_id, start) identifies a segment and is
 the sample key of the prioritized table (§6.4, D4).
-
-Samples (§7.2): an episode with n + 1 rows (n = len(actions) − 1, the last action being padding) yields the
-sample indices i ∈ [0, n − ctx]. Sample i's segment starts at i ("right") or ends at ctx + 1 + i ("left").
 """
 
 from __future__ import annotations
@@ -27,11 +25,6 @@ from m3.data.episode import Episode
 
 Padding = Literal["right", "left"]
 Key = tuple[int, int]  # (episode_id, start)
-
-
-def num_samples(episode_rows: int, ctx: int) -> int:
-    """n − ctx + 1 sample indices i ∈ [0, n − ctx] of an episode with n + 1 rows (§7.2)."""
-    return max(0, episode_rows - ctx)
 
 
 class ReplayStore:
@@ -186,41 +179,12 @@ class ReplayStore:
         }
 
     def collate(self, keys: Iterable[Key], length: int, padding: Padding) -> dict[str, Any]:
-        """The batch of segments `keys` (layout: docs/interfaces.md, "Batches")."""
-        return collate_segments([self.segment(episode_id, start, length, padding) for episode_id, start in keys])
-
-    def sample_frames(self, n: int, generator: torch.Generator) -> Tensor:
-        """n distinct image frames, uniform over all stored rows (tokenizer batches, §4.1): uint8 (n, 3, H, W)."""
-        if n > self._num_steps:
-            raise ValueError(f"asked for {n} frames, the replay holds {self._num_steps}")
-        episodes = list(self._episodes.values())
-        if "image" not in episodes[0].observations:
-            raise KeyError("the stored observations have no image modality")
-        offsets = torch.tensor([0] + [len(e) for e in episodes]).cumsum(0)[:-1]  # (E,) first flat row
-        rows = torch.randperm(self._num_steps, generator=generator)[:n]  # (n,)
-        which = torch.searchsorted(offsets, rows, right=True) - 1  # (n,) episode index
-        local = rows - offsets[which]
-        return torch.stack([episodes[e].observations["image"][t] for e, t in zip(which.tolist(), local.tolist())])
-
-    def sample_uniform(
-        self, batch_size: int, ctx: int, length: int, generator: torch.Generator, padding: Padding = "left"
-    ) -> list[Key]:
-        """B distinct keys drawn uniformly over all samples (actor-critic: left padding, ctx = c + 1, §6.2).
-
-        Each batch is drawn afresh (distinct within the batch), where the official loader walks shuffled passes
-        over the samples; the two differ only in whether a sample can recur within one epoch.
-        """
-        episode_ids = self.episode_ids
-        counts = torch.tensor([num_samples(len(self._episodes[e]), ctx) for e in episode_ids], dtype=torch.int64)
-        total = int(counts.sum())
-        if batch_size > total:
-            raise ValueError(f"batch of {batch_size} from {total} samples")
-        offsets = counts.cumsum(0) - counts  # (E,) first flat row of each episode
-        rows = draw_distinct(batch_size, total, set(), generator)  # (B,)
-        which = torch.searchsorted(offsets, rows, right=True) - 1  # (B,) the last episode starting at or before
-        indices = rows - offsets[which]  # (B,) sample index i
-        starts = indices + ctx + 1 - length if padding == "left" else indices
-        return [(episode_ids[e], s) for e, s in zip(which.tolist(), starts.tolist())]
+        """The batch of segments `keys` (layout: docs/interfaces.md, "Batches"): each segment's tensors stacked
+        along a new leading B, the keys as the list `ids`."""
+        segments = [self.segment(episode_id, start, length, padding) for episode_id, start in keys]
+        batch = {k: torch.stack([s[k] for s in segments]) for k in ("actions", "rewards", "ends", "mask_padding")}
+        return {"obs": {name: torch.stack([s["obs"][name] for s in segments]) for name in segments[0]["obs"]},
+                **batch, "ids": [s["id"] for s in segments]}
 
 
 def _cut(episode: Episode, rows: int) -> Episode:
@@ -231,54 +195,9 @@ def _cut(episode: Episode, rows: int) -> Episode:
     return Episode(episode.id, observations, actions, rewards, ends, episode.mask_padding[:rows].clone())
 
 
-_REJECTION_ROUNDS = 8  # rounds of draws with replacement before the exact O(size) fallback
-
-
-def draw_distinct(
-    n: int, size: int, taken: set[int], generator: torch.Generator, weights: Tensor | None = None
-) -> Tensor:
-    """n of the rows 0..size-1 not in `taken`, each drawn ∝ `weights` (None: uniformly) among the rows not yet
-    taken: sampling without replacement. Rows are drawn with replacement and repeats rejected, which is exact and
-    costs O(n) per round rather than O(size); after a few rounds the remainder comes from torch.multinomial
-    without replacement. The picks are added to `taken`.
-    """
-    picks: list[int] = []
-    for _ in range(_REJECTION_ROUNDS):
-        need = n - len(picks)
-        if need == 0:
-            break
-        if weights is None:
-            draws = torch.randint(size, (need,), generator=generator)
-        else:
-            draws = torch.multinomial(weights, need, replacement=True, generator=generator)
-        for row in draws.tolist():
-            if row not in taken:
-                taken.add(row)
-                picks.append(row)
-    need = n - len(picks)
-    if need > 0:
-        remaining = torch.ones(size, dtype=torch.float64) if weights is None else weights.clone()
-        remaining[list(taken)] = 0.0
-        rest = torch.multinomial(remaining, need, replacement=False, generator=generator).tolist()
-        taken.update(rest)
-        picks.extend(rest)
-    return torch.tensor(picks, dtype=torch.int64)
-
-
 def batch_to(batch: dict[str, Any], device: torch.device | str) -> dict[str, Any]:
     """A collated batch with its tensors (and observation tensors) moved to `device`; `ids` unchanged."""
     out = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
     out["obs"] = {k: v.to(device) for k, v in batch["obs"].items()}
     return out
 
-
-def collate_segments(segments: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack single segments into a batch: tensors gain a leading B, the ids form the list `ids`."""
-    return {
-        "obs": {name: torch.stack([s["obs"][name] for s in segments]) for name in segments[0]["obs"]},
-        "actions": torch.stack([s["actions"] for s in segments]),
-        "rewards": torch.stack([s["rewards"] for s in segments]),
-        "ends": torch.stack([s["ends"] for s in segments]),
-        "mask_padding": torch.stack([s["mask_padding"] for s in segments]),
-        "ids": [tuple(s["id"]) for s in segments],
-    }

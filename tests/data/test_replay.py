@@ -2,23 +2,9 @@ import os
 
 import pytest
 import torch
+from replay_episodes import episode
 
-from m3.data.episode import Episode
 from m3.data.replay import ReplayStore
-
-
-def episode(eid: int, rows: int) -> Episode:
-    """Row t of episode eid: image filled with eid * 10 + t, vector [eid, t], action t, reward t / 2."""
-    t = torch.arange(rows)
-    image = (eid * 10 + t).to(torch.uint8)[:, None, None, None].expand(rows, 3, 2, 2).clone()
-    return Episode(
-        id=eid,
-        observations={"image": image, "vector": torch.stack([torch.full((rows,), float(eid)), t.float()], 1)},
-        actions=t.clone(),
-        rewards=t.float() / 2,
-        ends=torch.zeros(rows, dtype=torch.int64),
-        mask_padding=torch.ones(rows, dtype=torch.bool),
-    )
 
 
 ROW_BYTES = 12 + 8 + 8 + 4 + 8 + 1  # image 3*2*2, vector 2 floats, action, reward, end, mask
@@ -163,48 +149,3 @@ def test_collate_batch_layout():
     assert batch["mask_padding"].tolist() == [[True, True, False], [True, True, True]]
     assert batch["ids"] == [(2, 1), (1, 0)]
     assert batch["obs"]["vector"][0, :2, 0].tolist() == [2.0, 2.0]
-
-
-def test_sample_uniform_left_padded_keys():
-    store = ReplayStore(None)
-    store.add(episode(1, 5))
-    store.add(episode(2, 4))
-    store.add(episode(3, 2))  # n = 1 < ctx: no samples
-    ctx, length = 2, 4  # AC: ctx = c + 1; a sample ends at ctx + 1 + i, i in [0, n - ctx]
-    expected = {(1, -1), (1, 0), (1, 1), (2, -1), (2, 0)}
-    assert sorted(store.sample_uniform(5, ctx, length, torch.Generator().manual_seed(0))) == sorted(expected)
-    g = torch.Generator().manual_seed(1)
-    freq = {k: 0 for k in expected}
-    for _ in range(500):
-        batch = store.sample_uniform(2, ctx, length, g)
-        assert len(set(batch)) == 2
-        for key in batch:
-            freq[key] += 1
-            assert store.segment(*key, length, "left")["mask_padding"][-1]  # ends on a real row
-    assert min(freq.values()) > 150 and max(freq.values()) < 250  # 200 expected each
-    right = store.sample_uniform(5, ctx, length, torch.Generator().manual_seed(2), padding="right")
-    assert sorted(right) == [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1)]
-    a = store.sample_uniform(3, ctx, length, torch.Generator().manual_seed(3))
-    assert a == store.sample_uniform(3, ctx, length, torch.Generator().manual_seed(3))
-    with pytest.raises(ValueError):
-        store.sample_uniform(6, ctx, length, g)
-
-
-def test_sample_frames_uniform_over_all_rows():
-    store = ReplayStore(None)
-    store.add(episode(1, 5))
-    store.add(episode(3, 2))
-    all_frames = store.sample_frames(7, torch.Generator().manual_seed(0))
-    assert all_frames.dtype == torch.uint8 and all_frames.shape == (7, 3, 2, 2)
-    assert sorted(all_frames[:, 0, 0, 0].tolist()) == [10, 11, 12, 13, 14, 30, 31]  # each row exactly once
-    g = torch.Generator().manual_seed(1)
-    counts = torch.zeros(256)
-    for _ in range(1400):
-        counts[int(store.sample_frames(1, g)[0, 0, 0, 0])] += 1
-    hits = counts[[10, 11, 12, 13, 14, 30, 31]]
-    assert hits.sum() == 1400 and (hits - 200).abs().max() < 60  # ~uniform, 200 expected each
-    a = store.sample_frames(3, torch.Generator().manual_seed(5))
-    b = store.sample_frames(3, torch.Generator().manual_seed(5))
-    assert torch.equal(a, b)
-    with pytest.raises(ValueError):
-        store.sample_frames(8, g)

@@ -3,29 +3,16 @@ from collections import Counter
 
 import pytest
 import torch
+from replay_episodes import episode
 
-from m3.data.episode import Episode
-from m3.data.replay import ReplayStore, num_samples
-from m3.data.sampler import PrioritizedSampler, prioritized_loader
-
-
-def episode(eid: int, rows: int) -> Episode:
-    """vector row t of episode eid = [eid, t]."""
-    t = torch.arange(rows)
-    return Episode(
-        id=eid,
-        observations={"vector": torch.stack([torch.full((rows,), float(eid)), t.float()], 1)},
-        actions=t % 3,
-        rewards=torch.zeros(rows),
-        ends=torch.zeros(rows, dtype=torch.int64),
-        mask_padding=torch.ones(rows, dtype=torch.bool),
-    )
+from m3.data.replay import ReplayStore
+from m3.data.selectors import FlatIndex, PrioritizedSampler, num_samples, sample_frames, sample_uniform
 
 
 def store_with(lengths: dict[int, int], max_ram_bytes: int = 2**30) -> ReplayStore:
     store = ReplayStore(None, max_ram_bytes)
     for eid, rows in lengths.items():
-        store.add(episode(eid, rows))
+        store.add(episode(eid, rows, ("vector",)))
     return store
 
 
@@ -40,6 +27,17 @@ def test_sync_enumerates_sample_starts():
     sampler.sync(store_with({4: 5, 9: 3, 6: 2}), ctx=2)
     assert sampler.keys() == [(4, 0), (4, 1), (4, 2), (9, 0)]
     assert all(sampler[k] == (10.0, 0) for k in sampler.keys())
+
+
+def test_flat_index_numbers_the_samples_of_all_episodes():
+    index = FlatIndex.of(store_with({4: 5, 9: 3, 6: 2}), ctx=2)  # 3, 1 and 0 samples: episode 6 is left out
+    assert len(index) == 4 and index.episode_ids.tolist() == [4, 9]
+    ids, indices = index.locate(torch.tensor([3, 0, 2, 1]))
+    assert list(zip(ids.tolist(), indices.tolist())) == [(9, 0), (4, 0), (4, 2), (4, 1)]
+    assert index.rows([(9, 0), (4, 1)]).tolist() == [3, 1]
+    assert len(FlatIndex.of(store_with({4: 5, 9: 3, 6: 2}), ctx=0)) == 10  # ctx 0: every stored row
+    with pytest.raises(KeyError):
+        index.rows([(6, 0)])
 
 
 def test_num_prioritized():
@@ -134,8 +132,8 @@ def test_sync_drops_evicted_and_adds_new_samples():
     sampler = PrioritizedSampler()
     sampler.sync(store, ctx=1)
     sampler.update([(0, 1), (1, 0), (1, 2)], torch.tensor([1.0, 2.0, 3.0]))
-    store.update(episode(1, 6))  # episode 1 extended: starts 3, 4 are new
-    store.add(episode(2, 4))  # 14 rows > 12: episode 0 evicted
+    store.update(episode(1, 6, ("vector",)))  # episode 1 extended: starts 3, 4 are new
+    store.add(episode(2, 4, ("vector",)))  # 14 rows > 12: episode 0 evicted
     sampler.sync(store, ctx=1)
     assert sampler.keys() == [(1, 0), (1, 1), (1, 2), (1, 3), (1, 4), (2, 0), (2, 1), (2, 2)]
     assert sampler[(1, 0)] == (2.0, 1) and sampler[(1, 2)] == (3.0, 1)
@@ -168,33 +166,69 @@ def test_same_seed_same_samples():
     assert sampler.sample(8, gen(5)) != a[0]
 
 
-class CountingSampler(PrioritizedSampler):
-    """Counts batches drawn, to show the loader draws ahead of the batches the trainer has consumed."""
+def test_sample_uniform_left_padded_keys():
+    store = ReplayStore(None)
+    store.add(episode(1, 5))
+    store.add(episode(2, 4))
+    store.add(episode(3, 2))  # n = 1 < ctx: no samples
+    ctx, length = 2, 4  # AC: ctx = c + 1; a sample ends at ctx + 1 + i, i in [0, n - ctx]
+    expected = {(1, -1), (1, 0), (1, 1), (2, -1), (2, 0)}
+    assert sorted(sample_uniform(store, 5, ctx, length, torch.Generator().manual_seed(0))) == sorted(expected)
+    g = torch.Generator().manual_seed(1)
+    freq = {k: 0 for k in expected}
+    for _ in range(500):
+        batch = sample_uniform(store, 2, ctx, length, g)
+        assert len(set(batch)) == 2
+        for key in batch:
+            freq[key] += 1
+            assert store.segment(*key, length, "left")["mask_padding"][-1]  # ends on a real row
+    assert min(freq.values()) > 150 and max(freq.values()) < 250  # 200 expected each
+    right = sample_uniform(store, 5, ctx, length, torch.Generator().manual_seed(2), padding="right")
+    assert sorted(right) == [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1)]
+    a = sample_uniform(store, 3, ctx, length, torch.Generator().manual_seed(3))
+    assert a == sample_uniform(store, 3, ctx, length, torch.Generator().manual_seed(3))
+    with pytest.raises(ValueError):
+        sample_uniform(store, 6, ctx, length, g)
 
-    draws = 0
 
-    def sample(self, batch_size, generator):
-        self.draws += 1
-        return super().sample(batch_size, generator)
+def test_sample_frames_uniform_over_all_rows():
+    store = ReplayStore(None)
+    store.add(episode(1, 5))
+    store.add(episode(3, 2))
+    all_frames = sample_frames(store, 7, torch.Generator().manual_seed(0))
+    assert all_frames.dtype == torch.uint8 and all_frames.shape == (7, 3, 2, 2)
+    assert sorted(all_frames[:, 0, 0, 0].tolist()) == [10, 11, 12, 13, 14, 30, 31]  # each row exactly once
+    g = torch.Generator().manual_seed(1)
+    counts = torch.zeros(256)
+    for _ in range(1400):
+        counts[int(sample_frames(store, 1, g)[0, 0, 0, 0])] += 1
+    hits = counts[[10, 11, 12, 13, 14, 30, 31]]
+    assert hits.sum() == 1400 and (hits - 200).abs().max() < 60  # ~uniform, 200 expected each
+    a = sample_frames(store, 3, torch.Generator().manual_seed(5))
+    b = sample_frames(store, 3, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError):
+        sample_frames(store, 8, g)
 
 
-def test_multi_worker_loader_losses_land_on_producing_samples():
-    store = store_with({10: 9, 11: 7, 12: 12})
-    sampler = CountingSampler()
-    sampler.sync(store, ctx=1)
-    loader = prioritized_loader(store, sampler, batch_size=4, num_batches=24, length=3, generator=gen(8), num_workers=2)
-    visits = Counter()
-    draws_at_first_batch = None
-    for batch in loader:
-        draws_at_first_batch = draws_at_first_batch or sampler.draws
-        first = batch["obs"]["vector"][:, 0]  # (B, 2): [episode id, start row], read from the data itself
-        losses = first[:, 0] * 20 + first[:, 1]  # each sample's "loss" is a function of its own segment
-        assert batch["mask_padding"][:, 0].all()
-        sampler.update(batch["ids"], losses)
-        visits.update(batch["ids"])
-    assert draws_at_first_batch > 1  # prefetching: later batches were drawn before the first loss came back
-    assert sum(visits.values()) == 96
-    for eid, start in sampler.keys():
-        loss, count = sampler[(eid, start)]
-        assert count == visits[(eid, start)]
-        assert loss == (eid * 20 + start if count else 10.0)
+def test_draws_for_a_fixed_seed_are_unchanged():
+    """Recorded with the code before replay was split into storage and selectors (commit 8de3c35): a change to any
+    of these samples changes training results."""
+    store = ReplayStore(None)
+    for eid, rows in [(3, 9), (4, 2), (7, 14), (8, 6)]:  # episode 4 has no sample for ctx >= 1
+        store.add(episode(eid, rows, ("image",)))
+    g = torch.Generator().manual_seed(123)
+    assert [sample_uniform(store, 5, ctx=3, length=6, generator=g) for _ in range(2)] == [
+        [(3, 0), (7, 1), (7, 2), (3, -2), (7, -2)], [(8, -2), (8, 0), (7, 6), (7, 3), (3, -1)]]
+    assert sample_uniform(store, 4, ctx=1, length=4, generator=g, padding="right") == [(3, 3), (7, 7), (7, 1), (7, 3)]
+    assert [sample_frames(store, 6, g)[:, 0, 0, 0].tolist() for _ in range(2)] == [
+        [81, 30, 40, 33, 70, 76], [80, 33, 80, 76, 70, 77]]
+    sampler = PrioritizedSampler()
+    sampler.sync(store, ctx=2)
+    sampler.update(sampler.keys(), torch.linspace(0.0, 14.0, len(sampler)))
+    assert [sampler.sample(10, g) for _ in range(2)] == [
+        [(8, 2), (8, 3), (7, 11), (7, 8), (3, 1), (7, 5), (7, 7), (8, 1), (3, 2), (3, 6)],
+        [(7, 0), (3, 3), (3, 1), (8, 3), (8, 2), (7, 4), (7, 10), (3, 5), (7, 8), (8, 0)]]
+    assert sampler.sample(len(sampler), g) == [  # every key: the exact fallback after the rejection rounds
+        (3, 1), (3, 4), (8, 0), (8, 2), (3, 2), (7, 0), (7, 10), (7, 1), (7, 11), (7, 7), (3, 5), (7, 9), (7, 5),
+        (7, 8), (7, 6), (3, 0), (8, 3), (3, 6), (8, 1), (7, 4), (7, 3), (3, 3), (7, 2)]
