@@ -1,4 +1,4 @@
-"""The agent: tokenizers + world model + controller, and acting from raw observations (design §4–§6).
+"""The agent: tokenizers + world model + actor-critic, and acting from raw observations (design §4–§6).
 
 The state dict keeps the official prefixes `tokenizer.`, `world_model.` and `actor_critic.` (§7.3).
 """
@@ -13,7 +13,7 @@ from torch import nn
 
 from m3.config import M3Config
 from m3.envs.spec import EnvSpec
-from m3.models.controller import Controller
+from m3.models.actor_critic import ActorCritic
 from m3.models.tokenizers import MultiModalTokenizer
 from m3.models.world_model import WorldModel, WorldModelLoss
 
@@ -28,7 +28,7 @@ class Agent(nn.Module):
                                       image_embed_dim=cfg.tokenizer.embed_dim)
         token_vocabs = {m: self.tokenizer.vocab(m) for m in ("token", "token_2d") if m in spec.observations}
         grid = cfg.tokenizer.resolution // 2 ** cfg.tokenizer.num_downsample_steps
-        self.actor_critic = Controller(cfg.controller, spec, image_embed_dim=cfg.tokenizer.embed_dim,
+        self.actor_critic = ActorCritic(cfg.actor_critic, spec, image_embed_dim=cfg.tokenizer.embed_dim,
                                        image_grid=grid, token_vocabs=token_vocabs)
 
     @property
@@ -62,8 +62,8 @@ class Agent(nn.Module):
     @torch.no_grad()
     def act_tokens(self, tokens: dict[str, torch.Tensor], state: Any, temperature: float, epsilon: float = 0.0,
                    generator: torch.Generator | None = None) -> tuple[np.ndarray, Any]:
-        """One acting step from observation tokens {name: (N, ...)} (real or imagined): controller obs step,
-        sample, controller action step."""
+        """One acting step from observation tokens {name: (N, ...)} (real or imagined): actor-critic obs step,
+        sample, actor-critic action step."""
         actions, state = self.actor_critic.act(self.tokenizer.codes(tokens), state, temperature=temperature,
                                                epsilon=epsilon, generator=generator)
         return actions.cpu().numpy(), state

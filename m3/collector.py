@@ -2,7 +2,7 @@
 
 The env, the current observation and the unfinished episode persist across epochs; an unfinished
 episode is stored after every collection and extended in the next. At the start of a collection the
-controller's LSTM is burned in on the last `burn_in` stored steps of the unfinished episode, with the
+actor-critic's LSTM is burned in on the last `burn_in` stored steps of the unfinished episode, with the
 same obs/action interleaving as acting (§11 D3) and symlog inside the tokenizer (D5), so its state
 depends only on stored data and the current weights.
 """
@@ -44,17 +44,17 @@ class Collector:
     @torch.no_grad()
     def _burn_in_state(self) -> Any:
         """LSTM state after the last `burn_in` stored transitions before the current observation."""
-        controller = self.agent.actor_critic
+        actor_critic = self.agent.actor_critic
         end = len(self.builder) - 1  # the current observation's row; it is fed by the next act()
         start = max(0, end - self.burn_in)
         if end == start:
-            return controller.initial_state(1, self.agent.device)
+            return actor_critic.initial_state(1, self.agent.device)
         episode = self.store[self.builder.episode_id]  # stored at the end of the last collection
         obs = {k: v[None, start:end].to(self.agent.device) for k, v in episode.observations.items()}
         inputs = self.agent.tokenizer.codes(self.agent.tokenizer.tokenize(obs))
         actions = episode.actions[None, start:end].to(self.agent.device)
         mask = torch.ones(1, end - start, dtype=torch.bool, device=self.agent.device)
-        return controller.burn_in(inputs, actions, mask)
+        return actor_critic.burn_in(inputs, actions, mask)
 
     @torch.no_grad()
     def collect(self, num_steps: int, temperature: float, epsilon: float, generator: torch.Generator,

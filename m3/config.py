@@ -20,7 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from m3.envs.registry import EnvConfig
 from m3.envs.seeding import check_run_seed
-from m3.models.controller import ControllerConfig
+from m3.models.actor_critic import ActorCriticConfig
 from m3.models.tokenizers.image import ImageTokenizerConfig
 from m3.models.world_model import WorldModelConfig
 from m3.rl.imagination import ImaginationConfig
@@ -107,7 +107,7 @@ class M3Config:
     env: EnvConfig = field(default_factory=EnvConfig)
     tokenizer: ImageTokenizerConfig = field(default_factory=ImageTokenizerConfig)
     world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
-    controller: ControllerConfig = field(default_factory=ControllerConfig)
+    actor_critic: ActorCriticConfig = field(default_factory=ActorCriticConfig)
     imagination: ImaginationConfig = field(default_factory=ImaginationConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     collection: CollectionConfig = field(default_factory=CollectionConfig)

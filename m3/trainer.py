@@ -1,4 +1,4 @@
-"""The epoch loop of design §7.1: collect → tokenizer → world model → controller → evaluate → checkpoint.
+"""The epoch loop of design §7.1: collect → tokenizer → world model → actor-critic → evaluate → checkpoint.
 
 Components train one after the other with their own AdamW optimisers and start epochs; each
 component's loss sees the others in eval mode. Everything a resumed run needs — weights, optimisers,

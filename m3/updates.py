@@ -83,7 +83,7 @@ def actor_critic_step(agent: Agent, store: ReplayStore, optimizer: torch.optim.O
                       imagination: ImaginationConfig, context_length: int, scaler: ReturnScaler, train_actor: bool,
                       generator: torch.Generator, cache: TokenCache | None = None) -> dict[str, Any]:
     """One actor-critic step (§6.2): `c.batch_size` left-padded segments of burn_in + c steps drawn uniformly,
-    the controller burnt in and rolled out in the world model, REINFORCE + entropy + critic loss; with
+    the actor-critic burnt in and rolled out in the world model, REINFORCE + entropy + critic loss; with
     `train_actor` False (critic warm-up) only the critic learns."""
     length = imagination.burn_in + context_length
     ids = sample_uniform(store, c.batch_size, ctx=context_length + 1, length=length, generator=generator)

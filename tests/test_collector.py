@@ -1,5 +1,5 @@
 """The train collector (design §7.1 step 1, §7.2, §11 D3, D5): mid-episode burn-in equals stepping the stored
-transitions through the controller as acting does, a resumed or continued episode goes on exactly as an
+transitions through the actor-critic as acting does, a resumed or continued episode goes on exactly as an
 uninterrupted one, one raw vector gives one set of tokens on every path, and the dataset metrics."""
 
 import math
@@ -41,13 +41,13 @@ def generator(seed: int = 1) -> torch.Generator:
 
 @torch.no_grad()
 def stepped_state(agent: Agent, episode, start: int, end: int):
-    """The controller state after acting's obs step then action step on stored rows start..end-1, one at a time."""
-    controller = agent.actor_critic
-    state = controller.initial_state(1)
+    """The actor-critic state after acting's obs step then action step on stored rows start..end-1, one at a time."""
+    actor_critic = agent.actor_critic
+    state = actor_critic.initial_state(1)
     for t in range(start, end):
         tokens = agent.tokenizer.tokenize({k: v[t:t + 1] for k, v in episode.observations.items()})
-        _, _, state = controller.obs_logits(agent.tokenizer.codes(tokens), state)
-        state = controller.action_step(episode.actions[t:t + 1], state)
+        _, _, state = actor_critic.obs_logits(agent.tokenizer.codes(tokens), state)
+        state = actor_critic.action_step(episode.actions[t:t + 1], state)
     return state
 
 

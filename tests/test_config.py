@@ -28,7 +28,7 @@ def test_dmc_numbers():
     cfg = compose("benchmark=dmc")
     r = cfg.world_model.retnet
     assert (r.num_heads, r.embed_dim, r.blocks_per_chunk, r.max_blocks) == (3, 192, 20, 20)
-    assert cfg.world_model.context_length == 1 and cfg.controller.separate_networks
+    assert cfg.world_model.context_length == 1 and cfg.actor_critic.separate_networks
     assert cfg.training.actor_critic.critic_warmup_epochs == 5
     assert cfg.imagination.intrinsic_reward_weight == 10.0 and cfg.collection.test.num_episodes_end == 500
 
@@ -36,7 +36,7 @@ def test_dmc_numbers():
 def test_craftax_numbers():
     cfg = compose("benchmark=craftax")
     assert cfg.epochs == 10000 and cfg.world_model.retnet.num_layers == 5
-    assert cfg.controller.obs_mlp_layer_sizes == [512, 512]
+    assert cfg.actor_critic.obs_mlp_layer_sizes == [512, 512]
     assert cfg.imagination.real_reward_weight == 100.0 and cfg.float32_matmul_precision == "high"
     assert cfg.training.world_model.batch_size == 8
 
@@ -91,7 +91,7 @@ def structure(cfg) -> dict:
                       "dropout")},
         "imagination": vars(cfg.imagination), "exploration": (c.train.epsilon, c.train.temperature),
         "evaluation": (cfg.evaluation.every * steps, vars(c.test)),
-        "controller": {k: getattr(cfg.controller, k) for k in
+        "actor_critic": {k: getattr(cfg.actor_critic, k) for k in
                        ("image_conv_layers", "separate_networks", "include_action_inputs", "num_value_bins",
                         "n_action_quant_levels")},
         "image_tokens": (cfg.tokenizer.vocab_size, cfg.tokenizer.resolution, cfg.tokenizer.num_downsample_steps),
@@ -116,5 +116,5 @@ def test_small_scale_keeps_the_benchmark_structure_and_shrinks_the_models(benchm
                 "world_model.retnet.embed_dim", "training.tokenizer.batch_size", "training.world_model.batch_size",
                 "training.actor_critic.batch_size"):
         assert attrgetter(key)(small) <= attrgetter(key)(paper), key
-    assert max(small.controller.obs_mlp_layer_sizes) < max(paper.controller.obs_mlp_layer_sizes)
+    assert max(small.actor_critic.obs_mlp_layer_sizes) < max(paper.actor_critic.obs_mlp_layer_sizes)
     assert parameters(small) * 5 < parameters(paper)

@@ -12,7 +12,7 @@ import re
 
 from torch import Tensor
 
-from m3.convert import controller, tokenizer, world_model
+from m3.convert import actor_critic, tokenizer, world_model
 from m3.convert.official import COMPONENTS, read_official, split_components
 from m3.convert.rules import ConversionError, apply_rules
 
@@ -42,7 +42,7 @@ def convert(parts: dict[str, dict[str, Tensor]], agent) -> dict[str, Tensor]:
     """Official component state dicts → a state dict for `agent` (an `m3.agent.Agent`), in its key order and
     dtypes."""
     rules = {"tokenizer": tokenizer.rules(agent.tokenizer.image), "world_model": world_model.RULES,
-             "actor_critic": controller.RULES}
+             "actor_critic": actor_critic.RULES}
     mapped: dict[str, Tensor] = {}
     for component in COMPONENTS:
         for key, value in apply_rules(parts[component], rules[component], component).items():

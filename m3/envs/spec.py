@@ -2,7 +2,7 @@
 
 An m3 environment is a gymnasium env whose observation is a dict keyed by modality name, in the fixed
 modality order image | vector | token | token_2d. Its `EnvSpec` says what each modality holds, so the
-tokenizers, world model and controller can be built without looking at the env itself.
+tokenizers, world model and actor-critic can be built without looking at the env itself.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Neural networks of m3: tokenizers, RetNet world model, controller (design §4–§6)."""
+"""Neural networks of m3: tokenizers, RetNet world model, actor-critic (design §4–§6)."""

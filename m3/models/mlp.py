@@ -11,7 +11,7 @@ def mlp(sizes: Sequence[int], *, norm: bool = True, last_norm_act: bool) -> nn.S
     """Linear layers sizes[0] → sizes[1] → … → sizes[-1].
 
     Every hidden layer is Linear → LayerNorm (if `norm`) → SiLU. The last Linear gets the same
-    LayerNorm/SiLU only when `last_norm_act` is True (the controller's fuser does, §6.1); the choice is
+    LayerNorm/SiLU only when `last_norm_act` is True (the actor-critic's fuser does, §6.1); the choice is
     explicit because the official helper silently ignored its "linear out" option (§11 D7).
     """
     if len(sizes) < 2:

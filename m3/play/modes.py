@@ -58,7 +58,7 @@ def env_action(action: Any, continuous: bool) -> Any:
 
 
 class AgentPolicy:
-    """The agent's controller acting on raw observations or imagined tokens (batch 1, §6.1)."""
+    """The agent's actor-critic acting on raw observations or imagined tokens (batch 1, §6.1)."""
 
     def __init__(self, agent: Agent, temperature: float, generator: torch.Generator) -> None:
         self.agent, self.temperature, self.generator = agent, temperature, generator

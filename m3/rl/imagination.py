@@ -1,9 +1,9 @@
-"""Imagination training of the latent-space controller (design §6.2, §6.3, §11 D2, D3).
+"""Imagination training of the latent-space actor-critic (design §6.2, §6.3, §11 D2, D3).
 
-`imagine` burns the controller in on a replayed segment, starts the world model from the segment's
+`imagine` burns the actor-critic in on a replayed segment, starts the world model from the segment's
 last context observations and rolls the policy out for H' = imagine_horizon − c + 1 imagined steps;
 the world model runs as a `WorldModelEnv`; `actor_critic_loss` turns the rollout into the REINFORCE + entropy
-+ HL-Gauss critic loss, on the controller's own value support. Only the controller receives gradients: the
++ HL-Gauss critic loss, on the actor-critic's own value support. Only the actor-critic receives gradients: the
 tokenizer and world model run in eval mode without gradient.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor, nn
 
-from m3.models.controller import Controller
+from m3.models.actor_critic import ActorCritic
 from m3.models.tokenizers import MultiModalTokenizer
 from m3.models.world_model import WorldModel
 from m3.models.world_model_env import WorldModelEnv
@@ -41,15 +41,15 @@ class ImaginationConfig:
 class SegmentIndices:
     """Where imagination starts inside a segment of L steps indexed 0..L−1 (design §6.2, §11 D2)."""
 
-    burn_in: slice  # controller burn-in (o_0, a_0) .. (o_{L−3}, a_{L−3})
+    burn_in: slice  # actor-critic burn-in (o_0, a_0) .. (o_{L−3}, a_{L−3})
     context_obs: slice  # WM context o_{L−1−c} .. o_{L−2}
     context_actions: slice  # the c − 1 actions between them, a_{L−1−c} .. a_{L−3}
-    first_input: int  # L − 2: the first controller input, the last context obs the WM consumed
+    first_input: int  # L − 2: the first actor-critic input, the last context obs the WM consumed
 
 
 def segment_indices(L: int, c: int) -> SegmentIndices:
-    """D2: the controller and the WM start from the same step. The burn-in ends at (o_{L−3}, a_{L−3}); the
-    WM context is the c observations ending at o_{L−2}; the first controller input is o_{L−2}, so the action
+    """D2: the actor-critic and the WM start from the same step. The burn-in ends at (o_{L−3}, a_{L−3}); the
+    WM context is the c observations ending at o_{L−2}; the first actor-critic input is o_{L−2}, so the action
     sampled there is the one the WM applies next. The possibly terminal o_{L−1} is never consumed."""
     if c < 1 or L < c + 1:
         raise ValueError(f"need context c >= 1 and a segment of at least c + 1 steps, got {L=}, {c=}")
@@ -87,14 +87,14 @@ def _at(x: dict[str, Tensor], index: slice | int) -> dict[str, Tensor]:
     return {k: v[:, index] for k, v in x.items()}
 
 
-def imagine(tokenizer: MultiModalTokenizer, world_model: WorldModel, controller: Controller, batch: dict,
+def imagine(tokenizer: MultiModalTokenizer, world_model: WorldModel, actor_critic: ActorCritic, batch: dict,
             cfg: ImaginationConfig, context_length: int, tokens: dict[str, Tensor] | None = None) -> Trajectory:
-    """Roll the controller out in the world model from a left-padded AC segment batch (design §6.2).
+    """Roll the actor-critic out in the world model from a left-padded AC segment batch (design §6.2).
 
     batch: docs/interfaces.md "Batches", L = burn_in + c steps; `tokens`: the batch's observation tokens
     {name: (B, L, ...)} when already known (m3/token_cache.py), else the tokenizer encodes `batch["obs"]`. The
     burn-in runs without gradient (it only sets the start state); gradients flow through the H' imagined steps of
-    the controller.
+    the actor-critic.
     """
     mask = batch["mask_padding"].bool()  # (B, L)
     actions = batch["actions"]  # (B, L) or (B, L, A)
@@ -110,13 +110,13 @@ def imagine(tokenizer: MultiModalTokenizer, world_model: WorldModel, controller:
             consumed = slice(0, L - 1)
             tokens = tokenizer.tokenize(_at(batch["obs"], consumed)) if tokens is None else _at(tokens, consumed)
             codes = tokenizer.codes(tokens)
-            state = controller.burn_in(_at(codes, idx.burn_in), actions[:, idx.burn_in], mask[:, idx.burn_in])
+            state = actor_critic.burn_in(_at(codes, idx.burn_in), actions[:, idx.burn_in], mask[:, idx.burn_in])
             env.reset(_at(tokens, idx.context_obs), actions[:, idx.context_actions])
         inputs = _at(codes, idx.first_input)  # {name: (B, ...)}: o_{L−2}
         for _ in range(horizon):
-            policy, value_logits, state = controller.obs_logits(inputs, state)
+            policy, value_logits, state = actor_critic.obs_logits(inputs, state)
             action = policy.sample()  # temperature 1
-            state = controller.action_step(action, state)
+            state = actor_critic.action_step(action, state)
             with torch.no_grad():
                 step = env.step(action)
                 inputs = tokenizer.codes(step.tokens)
@@ -124,7 +124,7 @@ def imagine(tokenizer: MultiModalTokenizer, world_model: WorldModel, controller:
             steps["log_probs"].append(policy.log_prob(action))
             steps["entropies"].append(policy.entropy())
             steps["value_logits"].append(value_logits)
-            steps["values"].append(controller.value(value_logits.detach()))
+            steps["values"].append(actor_critic.value(value_logits.detach()))
             steps["rewards"].append(cfg.real_reward_weight * step.reward + cfg.intrinsic_reward_weight * step.intrinsic)
             steps["intrinsic_rewards"].append(step.intrinsic)
             steps["dones"].append(step.done)
@@ -137,9 +137,9 @@ def _stats(metrics: dict[str, float], name: str, x: Tensor) -> None:
     metrics[f"{name}_std"] = x.std().item() if x.numel() > 1 else 0.0
 
 
-def actor_critic_loss(traj: Trajectory, controller: Controller, cfg: ImaginationConfig, scaler: ReturnScaler,
+def actor_critic_loss(traj: Trajectory, actor_critic: ActorCritic, cfg: ImaginationConfig, scaler: ReturnScaler,
                       train_actor: bool) -> tuple[Tensor, dict[str, float]]:
-    """REINFORCE + entropy + the controller's HL-Gauss critic loss (`Controller.value_loss`) over t = 0..H'−2
+    """REINFORCE + entropy + the actor-critic's HL-Gauss critic loss (`ActorCritic.value_loss`) over t = 0..H'−2
     (design §6.2).
 
     G = λ-returns with G_{H'−1} = V_{H'−1} (the last step only bootstraps). The trained returns
@@ -151,7 +151,7 @@ def actor_critic_loss(traj: Trajectory, controller: Controller, cfg: Imagination
     scale = scaler.scale()
     advantages = ((returns - traj.values[:, :-1]) / scale).detach()  # (B, H'−1)
     log_probs = traj.log_probs[:, :-1]
-    loss_values = controller.value_loss(traj.value_logits[:, :-1], returns).mean()
+    loss_values = actor_critic.value_loss(traj.value_logits[:, :-1], returns).mean()
     if train_actor:
         loss_actor = -(log_probs * advantages).mean()
         loss_entropy = -cfg.entropy_weight * traj.entropies[:, :-1].mean()

@@ -20,11 +20,13 @@ BENCHMARKS = ("atari", "dmc", "craftax")
 REDUCED = {
     "atari": ["env.game=DemonAttack", "world_model.retnet.num_layers=2", "world_model.retnet.embed_dim=64",
               "tokenizer.vocab_size=64", "tokenizer.embed_dim=64", "tokenizer.channels_first_layer=8",
-              "tokenizer.norm_num_groups=4", "tokenizer.perceptual_loss=false", "controller.obs_mlp_layer_sizes=[32]"],
+              "tokenizer.norm_num_groups=4", "tokenizer.perceptual_loss=false",
+              "actor_critic.obs_mlp_layer_sizes=[32]"],
     "dmc": ["world_model.retnet.num_layers=2", "world_model.retnet.embed_dim=48",
-            "controller.obs_mlp_layer_sizes=[24]"],
+            "actor_critic.obs_mlp_layer_sizes=[24]"],
     "craftax": ["world_model.retnet.num_layers=2", "world_model.retnet.embed_dim=64", "world_model.retnet.max_blocks=7",
-                "tokenizer.embed_dim=64", "controller.obs_mlp_layer_sizes=[32,32]", "controller.tokens_embed_dim=8"],
+                "tokenizer.embed_dim=64", "actor_critic.obs_mlp_layer_sizes=[32,32]",
+                "actor_critic.tokens_embed_dim=8"],
 }
 
 

@@ -127,9 +127,10 @@ def test_world_model_imagination(case):
         state = wm.imagine_observe(state, step["sampled_obs_tokens"], agent.codebook)  # official RNG's samples
 
 
-def test_controller(case):
+def test_actor_critic(case):
     benchmark, agent, io = case
-    controller, inp, out = agent.actor_critic, io["actor_critic"]["input"], io["actor_critic"]["output"]["interleaved"]
+    actor_critic, inp = agent.actor_critic, io["actor_critic"]["input"]
+    out = io["actor_critic"]["output"]["interleaved"]
     codes = agent.tokenizer.codes(inp["obs_tokens"])
     for name, official in inp.get("controller_inputs_codes_non_image", {}).items():
         if name == "vector":
@@ -137,19 +138,19 @@ def test_controller(case):
         else:
             assert torch.equal(codes[name], official), name
     codes = {k: v.double() if v.is_floating_point() else v for k, v in codes.items()}
-    state = controller.initial_state(2)
+    state = actor_critic.initial_state(2)
     for t in range(inp["actions"].shape[1]):
-        policy, value_logits, state = controller.obs_logits({k: v[:, t] for k, v in codes.items()}, state)
+        policy, value_logits, state = actor_critic.obs_logits({k: v[:, t] for k, v in codes.items()}, state)
         assert_matches(policy.logits, out["action_logits"][:, t], f"t={t} action logits")
         critic = state.actor if state.critic is None else state.critic
         assert_matches(critic[0], out["critic_latent"][:, t], f"t={t} critic latent")
         assert_matches(value_logits, out["value_logits"][:, t], f"t={t} value logits")
-        assert_matches(controller.value(value_logits), out["value"][:, t], f"t={t} value")
+        assert_matches(actor_critic.value(value_logits), out["value"][:, t], f"t={t} value")
         for trunk, hc in (("actor", state.actor), ("critic", state.critic)):
             if hc is not None:
                 assert_matches(hc[0], out[f"{trunk}_state_after_obs_step"]["h"][:, t], f"t={t} {trunk} h")
                 assert_matches(hc[1], out[f"{trunk}_state_after_obs_step"]["c"][:, t], f"t={t} {trunk} c")
-        state = controller.action_step(inp["actions"][:, t], state)
+        state = actor_critic.action_step(inp["actions"][:, t], state)
         for trunk, hc in (("actor", state.actor), ("critic", state.critic)):
             if hc is not None:
                 assert_matches(hc[0], out[f"{trunk}_state_after_action_step"]["h"][:, t], f"t={t} {trunk} h")

@@ -1,4 +1,4 @@
-"""Tests of imagination training (design §6.2, §11 D2, D3) on tiny real tokenizers, world models and controllers."""
+"""Tests of imagination training (design §6.2, §11 D2, D3) on tiny real tokenizers, world models and actor-critics."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from m3.envs.spec import ActionSpec, EnvSpec, ModalitySpec
-from m3.models.controller import Controller, ControllerConfig
+from m3.models.actor_critic import ActorCritic, ActorCriticConfig
 from m3.models.retnet import RetNetConfig
 from m3.models.tokenizers import ImageTokenizerConfig, MultiModalTokenizer
 from m3.models.world_model import WorldModel, WorldModelConfig
@@ -23,9 +23,9 @@ def tiny_world_model(spec: EnvSpec, c: int, horizon: int) -> WorldModel:
     return WorldModel(WorldModelConfig(retnet=retnet, context_length=c), spec, image_vocab=16, image_embed_dim=8)
 
 
-def tiny_controller(spec: EnvSpec, separate: bool = False) -> Controller:
-    cfg = ControllerConfig(obs_mlp_layer_sizes=[16], separate_networks=separate, num_value_bins=16, tokens_embed_dim=4)
-    return Controller(cfg, spec, image_embed_dim=8, image_grid=2)
+def tiny_actor_critic(spec: EnvSpec, separate: bool = False) -> ActorCritic:
+    cfg = ActorCriticConfig(obs_mlp_layer_sizes=[16], separate_networks=separate, num_value_bins=16, tokens_embed_dim=4)
+    return ActorCritic(cfg, spec, image_embed_dim=8, image_grid=2)
 
 
 def left_padded_mask(B: int, L: int, pads: list[int]) -> torch.Tensor:
@@ -35,11 +35,11 @@ def left_padded_mask(B: int, L: int, pads: list[int]) -> torch.Tensor:
     return mask
 
 
-# --- D2 / D3: what imagine() feeds the controller and the world model --------------------------------------------
+# --- D2 / D3: what imagine() feeds the actor-critic and the world model --------------------------------------------
 
 
-class RecordingController(Controller):
-    """The real controller, recording its burn-in arguments and the first obs step's input and state."""
+class RecordingActorCritic(ActorCritic):
+    """The real actor-critic, recording its burn-in arguments and the first obs step's input and state."""
 
     def burn_in(self, inputs, actions, mask_padding):
         self.burn_in_args = (inputs, actions, mask_padding)
@@ -69,32 +69,32 @@ def test_d2_indices_and_d3_burn_in_on_a_toy_segment(c):
     world_model = RecordingWorldModel(WorldModelConfig(
         retnet=RetNetConfig(num_layers=1, num_heads=1, embed_dim=16, blocks_per_chunk=2, max_blocks=horizon),
         context_length=c), spec)
-    controller = RecordingController(ControllerConfig(obs_mlp_layer_sizes=[8], tokens_embed_dim=4), spec)
+    actor_critic = RecordingActorCritic(ActorCriticConfig(obs_mlp_layer_sizes=[8], tokens_embed_dim=4), spec)
     steps = torch.arange(L).expand(B, L)  # o_t = token t, a_t = action t
     mask = left_padded_mask(B, L, [0, 1])
     batch = {"obs": {"token": steps.unsqueeze(-1)}, "actions": steps.clone(), "rewards": torch.zeros(B, L),
              "ends": torch.zeros(B, L, dtype=torch.long), "mask_padding": mask, "ids": [(0, 0), (1, 0)]}
-    traj = imagine(tokenizer, world_model, controller, batch, ImaginationConfig(imagine_horizon=horizon), c)
+    traj = imagine(tokenizer, world_model, actor_critic, batch, ImaginationConfig(imagine_horizon=horizon), c)
 
-    inputs, actions, burn_mask = controller.burn_in_args
+    inputs, actions, burn_mask = actor_critic.burn_in_args
     assert inputs["token"][..., 0].tolist() == [list(range(L - 2))] * B  # o_0 .. o_{L−3}
     assert actions.tolist() == [list(range(L - 2))] * B  # a_0 .. a_{L−3}
     assert torch.equal(burn_mask, mask[:, : L - 2])
     context_tokens, context_actions = world_model.context
     assert context_tokens["token"][..., 0].tolist() == [list(range(L - 1 - c, L - 1))] * B  # o_{L−1−c} .. o_{L−2}
     assert context_actions.tolist() == [list(range(L - 1 - c, L - 2))] * B  # the c − 1 actions between
-    assert controller.first_input["token"][:, 0].tolist() == [L - 2] * B  # first policy input = last context obs
-    assert controller.first_input["token"][:, 0].tolist() == context_tokens["token"][:, -1, 0].tolist()
+    assert actor_critic.first_input["token"][:, 0].tolist() == [L - 2] * B  # first policy input = last context obs
+    assert actor_critic.first_input["token"][:, 0].tolist() == context_tokens["token"][:, -1, 0].tolist()
     assert traj.rewards.shape == (B, horizon - c + 1)
 
     # D3: the starting state equals acting through (o_0, a_0) .. (o_{L−3}, a_{L−3}), padded steps skipped
     for b, pad in enumerate([0, 1]):
-        ref = controller.initial_state(1)
+        ref = actor_critic.initial_state(1)
         for t in range(pad, L - 2):
-            _, _, ref = Controller.obs_logits(controller, {"token": torch.tensor([[t]])}, ref)
-            ref = controller.action_step(torch.tensor([t]), ref)
-        torch.testing.assert_close(controller.first_state.actor[0][b : b + 1], ref.actor[0], atol=1e-6, rtol=1e-5)
-        torch.testing.assert_close(controller.first_state.actor[1][b : b + 1], ref.actor[1], atol=1e-6, rtol=1e-5)
+            _, _, ref = ActorCritic.obs_logits(actor_critic, {"token": torch.tensor([[t]])}, ref)
+            ref = actor_critic.action_step(torch.tensor([t]), ref)
+        torch.testing.assert_close(actor_critic.first_state.actor[0][b : b + 1], ref.actor[0], atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(actor_critic.first_state.actor[1][b : b + 1], ref.actor[1], atol=1e-6, rtol=1e-5)
 
 
 def test_segment_indices_values():
@@ -156,7 +156,7 @@ def test_loss_matches_naive_float64(train_actor):
     symlog_g = np.sign(G) * np.log1p(np.abs(G))
     want_values = np.mean([naive_hl_gauss_ce(logits[b, t], symlog_g[b, t], 17) for b in range(B) for t in range(H - 1)])
 
-    loss, metrics = actor_critic_loss(traj, tiny_controller(IMAGE_SPEC), cfg, scaler, train_actor=train_actor)
+    loss, metrics = actor_critic_loss(traj, tiny_actor_critic(IMAGE_SPEC), cfg, scaler, train_actor=train_actor)
     assert len(scaler.buffer) == 2
     assert metrics["returns_scale_mean"] == pytest.approx(scale, rel=1e-5)
     assert metrics["loss_values"] == pytest.approx(want_values, rel=1e-5)
@@ -209,43 +209,43 @@ END_TO_END = pytest.mark.parametrize("spec, make_batch, c, separate", [
 
 
 def tiny_setup(spec, make_batch, c, separate, tokenizer_class=MultiModalTokenizer):
-    """Seeded tiny modules and a left-padded batch of 4 segments: (cfg, tokenizer, world model, controller, batch)."""
+    """Seeded tiny modules and a left-padded batch of 4 segments: (cfg, tokenizer, world model, actor-critic, batch)."""
     torch.manual_seed(0)
     cfg = ImaginationConfig(burn_in=3, imagine_horizon=4, real_reward_weight=2.0, intrinsic_reward_weight=10.0)
     tokenizer = tokenizer_class(spec, IMAGE_CFG)
-    world_model, controller = tiny_world_model(spec, c, cfg.imagine_horizon), tiny_controller(spec, separate)
-    return cfg, tokenizer, world_model, controller, make_batch(4, cfg.burn_in + c, [0, 1, 0, 2])
+    world_model, actor_critic = tiny_world_model(spec, c, cfg.imagine_horizon), tiny_actor_critic(spec, separate)
+    return cfg, tokenizer, world_model, actor_critic, make_batch(4, cfg.burn_in + c, [0, 1, 0, 2])
 
 
 @END_TO_END
-def test_end_to_end_gradients_only_on_controller(spec, make_batch, c, separate):
-    cfg, tokenizer, world_model, controller, batch = tiny_setup(spec, make_batch, c, separate)
-    traj = imagine(tokenizer, world_model, controller, batch, cfg, c)
+def test_end_to_end_gradients_only_on_actor_critic(spec, make_batch, c, separate):
+    cfg, tokenizer, world_model, actor_critic, batch = tiny_setup(spec, make_batch, c, separate)
+    traj = imagine(tokenizer, world_model, actor_critic, batch, cfg, c)
     horizon = cfg.imagine_horizon - c + 1
     assert traj.log_probs.shape == traj.rewards.shape == traj.dones.shape == (4, horizon)
     assert world_model.training and tokenizer.training  # modes restored
-    loss, metrics = actor_critic_loss(traj, controller, cfg, ReturnScaler(cfg.return_buffer_size), train_actor=True)
+    loss, metrics = actor_critic_loss(traj, actor_critic, cfg, ReturnScaler(cfg.return_buffer_size), train_actor=True)
     loss.backward()
     assert torch.isfinite(loss) and all(math.isfinite(v) for v in metrics.values())
     assert metrics["imagined_intrinsic_rewards_mean"] > 0  # the ensemble members disagree at init
     assert all(p.grad is None for p in [*tokenizer.parameters(), *world_model.parameters()])
-    grads = [p.grad for p in controller.parameters()]
+    grads = [p.grad for p in actor_critic.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
-    assert controller.actor_head.weight.grad.abs().sum() > 0 and controller.critic_head.weight.grad.abs().sum() > 0
+    assert actor_critic.actor_head.weight.grad.abs().sum() > 0 and actor_critic.critic_head.weight.grad.abs().sum() > 0
 
 
 # --- the rollout through the world-model env equals the direct WorldModel calls -----------------------------------
 
 
 class RecordingTokenizer(MultiModalTokenizer):
-    """The real tokenizer, recording the tokens the controller's inputs are made from."""
+    """The real tokenizer, recording the tokens the actor-critic's inputs are made from."""
 
     def codes(self, tokens):
         self.seen = [*getattr(self, "seen", []), tokens]
         return super().codes(tokens)
 
 
-def direct_rollout(tokenizer, world_model, controller, batch, cfg, c):
+def direct_rollout(tokenizer, world_model, actor_critic, batch, cfg, c):
     """The reference: imagination as written before `WorldModelEnv`, calling `WorldModel.imagine_reset` and
     `imagine_step` directly. Returns the per-step sampled tokens, actions, rewards, intrinsic rewards, dones and
     value logits."""
@@ -258,15 +258,15 @@ def direct_rollout(tokenizer, world_model, controller, batch, cfg, c):
         tokens = tokenizer.tokenize(obs)
         codes = tokenizer.codes(tokens)
         burn_in = idx.burn_in
-        state = controller.burn_in({k: v[:, burn_in] for k, v in codes.items()}, batch["actions"][:, burn_in],
+        state = actor_critic.burn_in({k: v[:, burn_in] for k, v in codes.items()}, batch["actions"][:, burn_in],
                                    batch["mask_padding"].bool()[:, burn_in])
         wm_state = world_model.imagine_reset({k: v[:, idx.context_obs] for k, v in tokens.items()},
                                              batch["actions"][:, idx.context_actions], codebook)
         inputs = {k: v[:, idx.first_input] for k, v in codes.items()}
         for _ in range(cfg.imagine_horizon - c + 1):
-            policy, value_logits, state = controller.obs_logits(inputs, state)
+            policy, value_logits, state = actor_critic.obs_logits(inputs, state)
             action = policy.sample()
-            state = controller.action_step(action, state)
+            state = actor_critic.action_step(action, state)
             step = world_model.imagine_step(wm_state, action, codebook)
             inputs, wm_state = tokenizer.codes(step.tokens), step.state
             out["tokens"].append(step.tokens)
@@ -281,12 +281,12 @@ def direct_rollout(tokenizer, world_model, controller, batch, cfg, c):
 
 @END_TO_END
 def test_imagine_equals_the_direct_world_model_calls_for_a_fixed_seed(spec, make_batch, c, separate):
-    cfg, tokenizer, world_model, controller, batch = tiny_setup(spec, make_batch, c, separate, RecordingTokenizer)
+    cfg, tokenizer, world_model, actor_critic, batch = tiny_setup(spec, make_batch, c, separate, RecordingTokenizer)
     torch.manual_seed(5)
-    want = direct_rollout(tokenizer, world_model, controller, batch, cfg, c)
+    want = direct_rollout(tokenizer, world_model, actor_critic, batch, cfg, c)
     tokenizer.seen = []
     torch.manual_seed(5)
-    traj = imagine(tokenizer, world_model, controller, batch, cfg, c)
+    traj = imagine(tokenizer, world_model, actor_critic, batch, cfg, c)
     sampled = tokenizer.seen[1:]  # the first call encodes the replayed segment
     assert len(sampled) == len(want["tokens"]) == cfg.imagine_horizon - c + 1
     for got, expected in zip(sampled, want["tokens"]):

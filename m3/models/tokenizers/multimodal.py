@@ -16,7 +16,7 @@ from m3.models.tokenizers.vector import VectorTokenizer
 
 
 class MultiModalTokenizer(nn.Module):
-    """Raw observation dicts → token dicts → controller inputs (`codes`).
+    """Raw observation dicts → token dicts → actor-critic inputs (`codes`).
 
     Only the image tokenizer (a VQ-VAE, §4.1) has parameters; the others are fixed (§4.2–§4.4).
     """
@@ -70,7 +70,7 @@ class MultiModalTokenizer(nn.Module):
 
     @torch.no_grad()
     def codes(self, tokens: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Tokens → what the controller reads (§6.1), without gradient: image z_q (..., embed_dim, h, w)
+        """Tokens → what the actor-critic reads (§6.1), without gradient: image z_q (..., embed_dim, h, w)
         from the codebook, vector the dequantized symlog levels (..., n) float, token / token_2d the
         ids unchanged."""
         inputs = {}

@@ -1,6 +1,6 @@
-"""Official actor-critic (`DiscreteActorCriticLS` / `DContinuousActorCriticLS`) → m3's `Controller` (design §6.1).
+"""Official actor-critic (`DiscreteActorCriticLS` / `DContinuousActorCriticLS`) → m3's `ActorCritic` (design §6.1).
 
-The official critic of a separate-network controller (DMC) has its own `critic_*` fuser, LSTM and
+The official critic of a separate-network actor-critic (DMC) has its own `critic_*` fuser, LSTM and
 action projection; they map onto m3's `critic_trunk`. The official token_2d encoder keeps one table
 per column; m3 keeps them stacked in one table (rows offset per column), so the columns are joined.
 """

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from m3.envs.spec import ActionSpec, EnvSpec, ModalitySpec
-from m3.models.controller import Controller, ControllerConfig, ControllerState
+from m3.models.actor_critic import ActorCritic, ActorCriticConfig, ActorCriticState
 
 EMBED, GRID = 8, 2  # tiny image code maps (B, 8, 2, 2)
 
@@ -26,11 +26,11 @@ def multimodal_spec(action: ActionSpec) -> EnvSpec:
     )
 
 
-def tiny_controller(action: ActionSpec, separate: bool = False, actions_in: bool = True) -> Controller:
+def tiny_actor_critic(action: ActionSpec, separate: bool = False, actions_in: bool = True) -> ActorCritic:
     torch.manual_seed(0)
-    cfg = ControllerConfig(obs_mlp_layer_sizes=[16, 12], separate_networks=separate, include_action_inputs=actions_in,
+    cfg = ActorCriticConfig(obs_mlp_layer_sizes=[16, 12], separate_networks=separate, include_action_inputs=actions_in,
                            num_value_bins=16, tokens_embed_dim=4, n_action_quant_levels=5)
-    return Controller(cfg, multimodal_spec(action), image_embed_dim=EMBED, image_grid=GRID)
+    return ActorCritic(cfg, multimodal_spec(action), image_embed_dim=EMBED, image_grid=GRID)
 
 
 def random_inputs(*lead: int, seed: int = 1) -> dict[str, torch.Tensor]:
@@ -64,7 +64,7 @@ ACTIONS = [ActionSpec("discrete", 3), ActionSpec("continuous", 2)]
 
 def test_atari_parameter_count_matches_hand_count():
     spec = EnvSpec(observations={"image": ModalitySpec((3, 64, 64))}, action=ActionSpec("discrete", 18))
-    model = Controller(ControllerConfig(), spec)
+    model = ActorCritic(ActorCriticConfig(), spec)
     convs = (256 * 128 * 9 + 128) + (128 * 64 * 9 + 64)
     fuser = 4096 * 512 + 512 + 2 * 512  # Linear + LayerNorm
     lstm = 4 * 512 * (512 + 512) + 2 * 4 * 512
@@ -73,7 +73,7 @@ def test_atari_parameter_count_matches_hand_count():
 
 
 def test_fuser_ends_with_layernorm_silu():
-    model = tiny_controller(ACTIONS[0])
+    model = tiny_actor_critic(ACTIONS[0])
     fuser = model.trunk.fuser
     assert [type(m) for m in fuser] == [nn.Linear, nn.LayerNorm, nn.SiLU] * 2
     # image 8→4→2 channels × 2×2 = 8, vector 5, token 2×4 = 8, token_2d 3 cells × 4 = 12
@@ -82,7 +82,7 @@ def test_fuser_ends_with_layernorm_silu():
 
 def test_encoders_match_hand_computation():
     """Concatenated in modality order: image convs, vector identity, token embeddings, token_2d cell means."""
-    model = tiny_controller(ACTIONS[0])
+    model = tiny_actor_critic(ACTIONS[0])
     enc = model.trunk.encoder
     inputs = random_inputs(3)
     out = enc(inputs)
@@ -103,19 +103,19 @@ def test_encoders_match_hand_computation():
     torch.testing.assert_close(out[:, 8:13], inputs["vector"])
 
 
-def keep_rows(mask: torch.Tensor, new: ControllerState, old: ControllerState) -> ControllerState:
+def keep_rows(mask: torch.Tensor, new: ActorCriticState, old: ActorCriticState) -> ActorCriticState:
     """Per row: `new` where mask (B,) is True, else `old`."""
 
     def pick(a, b):
         return None if a is None else tuple(torch.where(mask[:, None], x, y) for x, y in zip(a, b))
 
-    return ControllerState(pick(new.actor, old.actor), pick(new.critic, old.critic))
+    return ActorCriticState(pick(new.actor, old.actor), pick(new.critic, old.critic))
 
 
 @pytest.mark.parametrize("action", ACTIONS)
 @pytest.mark.parametrize("separate", [False, True])
 def test_burn_in_equals_acting_steps_and_skips_padding(action, separate):
-    model = tiny_controller(action, separate)
+    model = tiny_actor_critic(action, separate)
     B, L, pad = 3, 5, 2
     inputs, actions = random_inputs(B, L), random_actions(action, B, L)
     mask = torch.ones(B, L, dtype=torch.bool)
@@ -144,7 +144,7 @@ def test_burn_in_equals_acting_steps_and_skips_padding(action, separate):
 
 
 def test_separate_networks_have_their_own_trunk():
-    shared, separate = tiny_controller(ACTIONS[0]), tiny_controller(ACTIONS[0], separate=True)
+    shared, separate = tiny_actor_critic(ACTIONS[0]), tiny_actor_critic(ACTIONS[0], separate=True)
     assert shared.critic_trunk is None and shared.initial_state(2).critic is None
     assert separate.critic_trunk is not separate.trunk and separate.initial_state(2).critic[0].shape == (2, 12)
     # the value reads the critic trunk only: changing the actor trunk leaves it unchanged
@@ -157,14 +157,14 @@ def test_separate_networks_have_their_own_trunk():
 
 
 def test_without_action_inputs_action_step_is_identity():
-    model = tiny_controller(ACTIONS[0], actions_in=False)
+    model = tiny_actor_critic(ACTIONS[0], actions_in=False)
     state = model.initial_state(2)
     _, _, state = model.obs_logits(random_inputs(2), state)
     assert model.action_step(torch.tensor([0, 2]), state) is state
 
 
 def test_continuous_log_prob_entropy_and_grid_samples():
-    model = tiny_controller(ACTIONS[1])
+    model = tiny_actor_critic(ACTIONS[1])
     policy, _, _ = model.obs_logits(random_inputs(4), model.initial_state(4))
     assert policy.logits.shape == (4, 2, 5)
     actions = policy.sample(generator=torch.Generator().manual_seed(0))
@@ -184,7 +184,7 @@ def test_continuous_log_prob_entropy_and_grid_samples():
 
 
 def test_discrete_log_prob_entropy_match_categorical():
-    model = tiny_controller(ACTIONS[0])
+    model = tiny_actor_critic(ACTIONS[0])
     policy, _, _ = model.obs_logits(random_inputs(6), model.initial_state(6))
     actions = torch.tensor([0, 1, 2, 2, 1, 0])
     ref = torch.distributions.Categorical(logits=policy.logits.double())
@@ -193,7 +193,7 @@ def test_discrete_log_prob_entropy_match_categorical():
 
 
 def test_value_is_symexp_of_expected_bin_centre_and_bias_init():
-    model = tiny_controller(ACTIONS[0])
+    model = tiny_actor_critic(ACTIONS[0])
     edges = np.linspace(-15, 15, 18)  # 17 categories = num_value_bins + 1
     centres = (edges[:-1] + edges[1:]) / 2
     support = np.linspace(-15, 15, 17)  # §6.1: the bias init uses the support, not the bin centres
@@ -207,7 +207,7 @@ def test_value_is_symexp_of_expected_bin_centre_and_bias_init():
 
 @pytest.mark.parametrize("action", ACTIONS)
 def test_act_state_equals_obs_then_action_step(action):
-    model = tiny_controller(action)
+    model = tiny_actor_critic(action)
     inputs, state = random_inputs(4), model.initial_state(4)
     actions, new_state = model.act(inputs, state, temperature=0.5, generator=torch.Generator().manual_seed(3))
     _, _, ref = model.obs_logits(inputs, state)
@@ -219,7 +219,7 @@ def test_act_state_equals_obs_then_action_step(action):
 def test_epsilon_greedy_replaces_the_whole_batch_with_one_draw():
     torch.manual_seed(0)
     spec = EnvSpec(observations={"vector": ModalitySpec((3,))}, action=ActionSpec("discrete", 50))
-    model = Controller(ControllerConfig(obs_mlp_layer_sizes=[8]), spec)
+    model = ActorCritic(ActorCriticConfig(obs_mlp_layer_sizes=[8]), spec)
     with torch.no_grad():  # a deterministic policy: always action 0
         model.actor_head.weight.zero_()
         model.actor_head.bias.fill_(-1e4)
@@ -237,7 +237,7 @@ def test_epsilon_greedy_replaces_the_whole_batch_with_one_draw():
 
 
 def test_continuous_random_actions_lie_on_grid():
-    model = tiny_controller(ACTIONS[1])
+    model = tiny_actor_critic(ACTIONS[1])
     actions = model.random_actions(100, torch.Generator().manual_seed(0))
     assert actions.shape == (100, 2)
     grid = torch.linspace(-1, 1, 5)

@@ -1,6 +1,6 @@
-"""The latent-space actor-critic ("LS" controller, design §6.1, §6.3, §11 D3, D7).
+"""The latent-space actor-critic ("LS" controller in the paper, design §6.1, §6.3, §11 D3, D7).
 
-The controller reads the tokenizer's codes (`MultiModalTokenizer.codes`), never raw observations, so real
+The actor-critic reads the tokenizer's codes (`MultiModalTokenizer.codes`), never raw observations, so real
 and imagined inputs go through the same path. Per trunk: code-space encoders → LN-SiLU MLP fuser → an LSTM
 cell that alternates an observation step (policy and value read there) and an action step (the embedded
 action as input). With `separate_networks` the critic has its own trunk; otherwise the critic's gradients
@@ -22,7 +22,7 @@ from m3.models.distributions import support_bias_init, symexp, symlog, value_hl_
 
 
 @dataclass
-class ControllerConfig:
+class ActorCriticConfig:
     """Actor-critic architecture (design §3.3)."""
 
     obs_mlp_layer_sizes: list[int] = field(default_factory=lambda: [512])  # last entry = LSTM size
@@ -37,7 +37,7 @@ class ControllerConfig:
 LSTMState = tuple[Tensor, Tensor]  # (h, c), each (B, hidden)
 
 
-class ControllerState(NamedTuple):
+class ActorCriticState(NamedTuple):
     """The recurrent state: the actor (or shared) trunk's (h, c) and the critic trunk's, if separate."""
 
     actor: LSTMState
@@ -142,7 +142,7 @@ class Trunk(nn.Module):
     """Encoders → fuser (every layer Linear-LN-SiLU, the last included, §11 D7) → LSTM cell, plus the
     action embedding that feeds the LSTM's action steps (design §6.1)."""
 
-    def __init__(self, cfg: ControllerConfig, spec: EnvSpec, image_embed_dim: int, image_grid: int,
+    def __init__(self, cfg: ActorCriticConfig, spec: EnvSpec, image_embed_dim: int, image_grid: int,
                  token_vocabs: dict[str, tuple[int, ...]]) -> None:
         super().__init__()
         hidden = cfg.obs_mlp_layer_sizes[-1]
@@ -167,14 +167,14 @@ class Trunk(nn.Module):
         return self.action_embed(actions.to(self.action_embed.weight.dtype))  # raw action values, not levels
 
 
-class Controller(nn.Module):
+class ActorCritic(nn.Module):
     """The actor-critic of design §6.1 over `MultiModalTokenizer.codes` dicts.
 
     token_vocabs: vocabularies of the token modalities (token (V,), token_2d per column); defaults to the
     `EnvSpec` vocabularies.
     """
 
-    def __init__(self, cfg: ControllerConfig, spec: EnvSpec, image_embed_dim: int = 256, image_grid: int = 8,
+    def __init__(self, cfg: ActorCriticConfig, spec: EnvSpec, image_embed_dim: int = 256, image_grid: int = 8,
                  token_vocabs: dict[str, tuple[int, ...]] | None = None) -> None:
         super().__init__()
         self.cfg = cfg
@@ -198,15 +198,15 @@ class Controller(nn.Module):
     def _trunks(self) -> list[Trunk]:
         return [self.trunk] if self.critic_trunk is None else [self.trunk, self.critic_trunk]
 
-    def initial_state(self, batch_size: int, device: torch.device | str | None = None) -> ControllerState:
+    def initial_state(self, batch_size: int, device: torch.device | str | None = None) -> ActorCriticState:
         weight = self.critic_head.weight
         device = weight.device if device is None else device
         hcs = [(torch.zeros(batch_size, self.hidden_size, device=device, dtype=weight.dtype),
                 torch.zeros(batch_size, self.hidden_size, device=device, dtype=weight.dtype)) for _ in self._trunks()]
-        return ControllerState(hcs[0], hcs[1] if len(hcs) > 1 else None)
+        return ActorCriticState(hcs[0], hcs[1] if len(hcs) > 1 else None)
 
     def obs_logits(self, inputs: dict[str, Tensor],
-                   state: ControllerState) -> tuple[ActorOutput, Tensor, ControllerState]:
+                   state: ActorCriticState) -> tuple[ActorOutput, Tensor, ActorCriticState]:
         """Obs step: inputs {name: (B, ...)} → (policy, value logits (B, bins + 1), new state)."""
         actor = self.trunk.lstm(self.trunk.embed_obs(inputs), state.actor)
         critic = None
@@ -216,14 +216,14 @@ class Controller(nn.Module):
         if self.levels is not None:
             logits = logits.view(-1, self.action_spec.n, self.levels.numel())  # (B, A, levels)
         value_logits = self.critic_head(actor[0] if critic is None else critic[0])  # (B, bins + 1)
-        return ActorOutput(logits, self.levels), value_logits, ControllerState(actor, critic)
+        return ActorOutput(logits, self.levels), value_logits, ActorCriticState(actor, critic)
 
-    def action_step(self, actions: Tensor, state: ControllerState) -> ControllerState:
+    def action_step(self, actions: Tensor, state: ActorCriticState) -> ActorCriticState:
         """The LSTM step on the embedded actions (B,) or (B, A); the identity without action inputs."""
         if not self.cfg.include_action_inputs:
             return state
         hcs = [t.lstm(t.embed_action(actions), hc) for t, hc in zip(self._trunks(), state)]
-        return ControllerState(hcs[0], hcs[1] if len(hcs) > 1 else None)
+        return ActorCriticState(hcs[0], hcs[1] if len(hcs) > 1 else None)
 
     def value(self, value_logits: Tensor) -> Tensor:
         """symexp of the expected bin centre: (...,)."""
@@ -233,7 +233,7 @@ class Controller(nn.Module):
         """HL-Gauss cross-entropy against symlog(returns) (...,)."""
         return self.hl_gauss.loss(value_logits, symlog(returns))
 
-    def burn_in(self, inputs: dict[str, Tensor], actions: Tensor, mask_padding: Tensor) -> ControllerState:
+    def burn_in(self, inputs: dict[str, Tensor], actions: Tensor, mask_padding: Tensor) -> ActorCriticState:
         """Obs step then action step for every step whose mask_padding (B, L) is True, from the initial
         state (§11 D3): a padded step leaves its row unchanged. inputs {name: (B, L, ...)}, actions (B, L[, A])."""
         b, steps = mask_padding.shape
@@ -249,7 +249,7 @@ class Controller(nn.Module):
                 if x_act is not None:
                     hc = _where(mask_padding[:, t], trunk.lstm(x_act[:, t], hc), hc)
             hcs.append(hc)
-        return ControllerState(hcs[0], hcs[1] if len(hcs) > 1 else None)
+        return ActorCriticState(hcs[0], hcs[1] if len(hcs) > 1 else None)
 
     def random_actions(self, batch_size: int, generator: torch.Generator | None = None) -> Tensor:
         """Uniform random actions: discrete (B,); continuous (B, A), each dimension a uniform grid level."""
@@ -262,8 +262,8 @@ class Controller(nn.Module):
         return self.levels[idx.to(device)]
 
     @torch.no_grad()
-    def act(self, inputs: dict[str, Tensor], state: ControllerState, temperature: float = 1.0, epsilon: float = 0.0,
-            generator: torch.Generator | None = None) -> tuple[Tensor, ControllerState]:
+    def act(self, inputs: dict[str, Tensor], state: ActorCriticState, temperature: float = 1.0, epsilon: float = 0.0,
+            generator: torch.Generator | None = None) -> tuple[Tensor, ActorCriticState]:
         """Acting (design §6.3, §7.1): obs step, sample at `temperature`; with probability ε ONE draw replaces the
         whole action batch by random actions; then the action step. Random draws use `generator` (any device)."""
         policy, _, state = self.obs_logits(inputs, state)
