@@ -38,7 +38,7 @@ from m3.atomic import atomic_write_text
 from m3.config import M3Config, load_config
 from m3.data import Episode, EpisodeBuilder, PrioritizedSampler, ReplayStore
 from m3.envs import registry
-from m3.eval_losses import tokenizer_losses
+from m3.evaluation import tokenizer_losses
 from m3.models.optim import adamw
 from m3.updates import tokenizer_step, world_model_step
 

@@ -1,6 +1,6 @@
 """World-model losses on held-out episodes beside two baselines measured on the same targets (issue 15 item 3).
 
-The targets are those of `m3.eval_losses`: windows of `max_blocks` steps that start every `max_blocks − c`
+The targets are those of `m3.evaluation.losses`: windows of `max_blocks` steps that start every `max_blocks − c`
 steps; in each window the observations at positions ≥ c are token targets and the pairs (t, t + 1) are reward
 and end targets, exactly as in `WorldModel.compute_loss` (§5.4, §11 D1). On them three predictors are scored:
 
@@ -26,7 +26,7 @@ from torch import Tensor
 
 from m3.agent import Agent
 from m3.data import Episode, ReplayStore, batch_to
-from m3.eval_losses import eval_windows
+from m3.evaluation import eval_windows
 from m3.models.heads import entropy, split_columns
 from m3.models.distributions import symlog
 

@@ -27,8 +27,7 @@ from m3.data import PrioritizedSampler, ReplayStore, sample_uniform
 from m3.envs import registry
 from m3.envs.parallel import ParallelEnvs
 from m3.envs.seeding import derive_seed
-from m3.eval_losses import eval_losses
-from m3.evaluation import episode_metrics, play_episodes
+from m3.evaluation import episode_metrics, eval_losses, play_episodes
 from m3.media import MediaDir, save_episode, save_reconstructions
 from m3.metrics import MetricsLogger
 from m3.rl.returns import ReturnScaler

@@ -10,7 +10,7 @@ from m3.data import ReplayStore
 from m3.envs import registry
 from m3.token_cache import TokenCache
 from m3.trainer import Trainer
-from test_eval_losses import random_episode
+from tests.data.replay_episodes import random_episode
 
 
 def make(lengths: list[int]):

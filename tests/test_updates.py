@@ -16,7 +16,7 @@ from m3.rl.imagination import actor_critic_loss, imagine
 from m3.rl.returns import ReturnScaler
 from m3.token_cache import TokenCache
 from m3.updates import NonFiniteLossError, actor_critic_step, optimizer_step, tokenizer_step, world_model_step
-from test_eval_losses import random_episode
+from tests.data.replay_episodes import random_episode
 
 
 def setup(benchmark: str, game: str, lengths: list[int]):

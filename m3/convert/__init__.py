@@ -15,6 +15,7 @@ from torch import Tensor
 from m3.convert import actor_critic, tokenizer, world_model
 from m3.convert.official import COMPONENTS, read_official, split_components
 from m3.convert.rules import ConversionError, apply_rules
+from m3.envs.spec import MODALITIES
 
 __all__ = ["ConversionError", "convert", "official_benchmark", "read_official", "split_components"]
 
@@ -28,7 +29,7 @@ _BENCHMARKS = {  # (modalities, discrete actions) → official benchmark
 def official_benchmark(parts: dict[str, dict[str, Tensor]]) -> str:
     """The benchmark an official checkpoint was trained on, read from its observation heads and actor head."""
     heads = {m.group(1) for k in parts["world_model"] if (m := re.match(r"head_observations\.(\w+)\.", k))}
-    modalities = tuple(m for m in ("image", "vector", "token", "token_2d") if m in heads)
+    modalities = tuple(m for m in MODALITIES if m in heads)
     discrete = "actor_linear.weight" in parts["actor_critic"]
     name = _BENCHMARKS.get((modalities, discrete))
     if name is None:

@@ -33,9 +33,8 @@ import gymnasium as gym
 import numpy as np
 
 from m3.envs.craftax_mapping import CRAFTAX_SPEC, CRAFTAX_VOCABS, NUM_ACTIONS, NUM_CELLS, VECTOR_DIMS, decode_symbolic
-from m3.envs.parallel import EPISODE_STATS
 from m3.envs.registry import EnvConfig, Mode, register
-from m3.envs.spec import EnvSpec
+from m3.envs.spec import EPISODE_STATS, EnvSpec
 
 GAME = "Craftax-Symbolic-v1"
 VECTOR_HIGH = 2.1  # the largest stats entry: mana / 10 at intelligence 5 (§4.4)

@@ -4,7 +4,7 @@ Worker i builds `registry.make_env(benchmark, cfg, mode, seeds[i])` in its own p
 every active worker its action before reading any reply, so the envs step side by side. An env whose
 episode ends resets itself at once (auto-reset): that step returns the first observation of the next
 episode, with the last one in `info["final_obs"]`. Envs can be left out of a step (`active`), which is
-how evaluation cuts every episode at its first end (`m3.evaluation`).
+how evaluation cuts every episode at its first end (`m3.evaluation.episodes`).
 
 Workers start with multiprocessing's forkserver: the server imports `__main__` and `m3.envs` once and
 each worker forks from it, so a worker neither re-imports torch nor inherits a parent's JAX threads.
@@ -26,9 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from m3.envs.registry import EnvConfig, Mode
-
-EPISODE_STATS = "episode_stats"
-"""Info key an env may set on the last step of an episode: {name: number}, averaged over episodes by evaluation."""
+from m3.envs.spec import FINAL_OBS
 
 DEFAULT_TIMEOUT = 900.0  # seconds one reply may take; a cold Craftax JIT in a busy worker takes minutes
 CLOSE_GRACE = 5.0  # seconds a worker gets to exit after "close" before it is killed
@@ -58,7 +56,7 @@ def _worker(conn: Connection, benchmark: str, cfg: EnvConfig, mode: Mode, seed: 
             elif command == "step":
                 obs, reward, terminated, truncated, info = env.step(arg)
                 if terminated or truncated:
-                    info = {**info, "final_obs": obs}
+                    info = {**info, FINAL_OBS: obs}
                     obs, _ = env.reset()
                 conn.send(("ok", (obs, float(reward), bool(terminated), bool(truncated), info)))
             elif command == "close":
@@ -217,4 +215,4 @@ def _signal_name(exitcode: int | None) -> str:
         return ""
 
 
-__all__ = ["EPISODE_STATS", "EnvWorkerError", "ParallelEnvs", "stack_obs"]
+__all__ = ["EnvWorkerError", "ParallelEnvs", "stack_obs"]

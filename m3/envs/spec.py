@@ -2,7 +2,8 @@
 
 An m3 environment is a gymnasium env whose observation is a dict keyed by modality name, in the fixed
 modality order image | vector | token | token_2d. Its `EnvSpec` says what each modality holds, so the
-tokenizers, world model and actor-critic can be built without looking at the env itself.
+tokenizers, world model and actor-critic can be built without looking at the env itself. The info keys that
+carry episode data (`EPISODE_STATS`, `FINAL_OBS`) are named here too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,12 @@ from typing import Literal
 
 MODALITIES: tuple[str, ...] = ("image", "vector", "token", "token_2d")
 """Modality names in the order they appear inside a token block (design §4.0)."""
+
+EPISODE_STATS = "episode_stats"
+"""Info key an env may set on the last step of an episode: {name: number}, averaged over episodes by evaluation."""
+
+FINAL_OBS = "final_obs"
+"""Info key of an auto-resetting env's step that ended an episode: that episode's last observation (§8.4)."""
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,7 @@ from m3.config import load_config
 from m3.data import Episode
 from m3.envs import registry
 from m3.models.distributions import symlog
-
-
-def random_episode(spec, episode_id: int, rows: int, gen: torch.Generator) -> Episode:
-    """A CartPole-shaped episode of `rows` rows with random vectors and rewards that ends by termination."""
-    obs = {"vector": torch.randn(rows, *spec.observations["vector"].shape, generator=gen)}
-    actions = torch.randint(0, spec.action.n, (rows,), generator=gen)
-    rewards, ends = torch.randn(rows, generator=gen), torch.zeros(rows, dtype=torch.int64)
-    actions[-1], rewards[-1], ends[-2] = 0, 0.0, 1
-    return Episode(episode_id, obs, actions, rewards, ends, torch.ones(rows, dtype=torch.bool))
+from tests.data.replay_episodes import random_episode
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,9 @@ import os
 
 import pytest
 import torch
-from replay_episodes import episode
 
 from m3.data.replay import ReplayStore
-
+from tests.data.replay_episodes import episode
 
 ROW_BYTES = 12 + 8 + 8 + 4 + 8 + 1  # image 3*2*2, vector 2 floats, action, reward, end, mask
 

@@ -3,10 +3,10 @@ from collections import Counter
 
 import pytest
 import torch
-from replay_episodes import episode
 
 from m3.data.replay import ReplayStore
 from m3.data.selectors import FlatIndex, PrioritizedSampler, num_samples, sample_frames, sample_uniform
+from tests.data.replay_episodes import episode
 
 
 def store_with(lengths: dict[int, int], max_ram_bytes: int = 2**30) -> ReplayStore:

@@ -8,21 +8,8 @@ from m3.agent import Agent
 from m3.config import load_config
 from m3.data import Episode, ReplayStore
 from m3.envs import registry
-from m3.eval_losses import eval_losses, eval_windows
-
-
-def random_episode(spec, episode_id: int, rows: int, gen: torch.Generator) -> Episode:
-    """An episode of `rows` rows that ends by termination (the layout of m3/data/episode.py)."""
-    obs = {}
-    for name, m in spec.observations.items():
-        if name == "image":
-            obs[name] = torch.randint(0, 256, (rows, *m.shape), dtype=torch.uint8, generator=gen)
-        else:
-            obs[name] = torch.randn(rows, *m.shape, generator=gen)
-    actions = torch.randint(0, spec.action.n, (rows,), generator=gen)
-    rewards, ends = torch.randn(rows, generator=gen), torch.zeros(rows, dtype=torch.int64)
-    actions[-1], rewards[-1], ends[-2] = 0, 0.0, 1
-    return Episode(episode_id, obs, actions, rewards, ends, torch.ones(rows, dtype=torch.bool))
+from m3.evaluation import eval_losses, eval_windows
+from tests.data.replay_episodes import random_episode
 
 
 def store_of(lengths: list[int], spec) -> ReplayStore:

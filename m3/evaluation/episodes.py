@@ -20,7 +20,8 @@ from tqdm import tqdm
 
 from m3.agent import Agent
 from m3.data import Episode, EpisodeBuilder
-from m3.envs.parallel import EPISODE_STATS, ParallelEnvs
+from m3.envs.parallel import ParallelEnvs
+from m3.envs.spec import EPISODE_STATS, FINAL_OBS
 
 
 @dataclass
@@ -64,7 +65,7 @@ def play_episodes(agent: Agent, envs: ParallelEnvs, num_episodes: int, temperatu
                 recording = [i for i in builders if alive[i]]
                 obs, rewards, terminated, truncated, infos = envs.step(actions, active=alive)
                 for i in recording:
-                    last = infos[i].get("final_obs", {k: v[i] for k, v in obs.items()})
+                    last = infos[i].get(FINAL_OBS, {k: v[i] for k, v in obs.items()})
                     builders[i].step(actions[i], float(rewards[i]), bool(terminated[i]), last)
                 returns[alive] += rewards[alive]
                 lengths[alive] += 1
