@@ -1,11 +1,14 @@
-"""Container files: the Dockerfile and the Apptainer def parse, install from the one pinned list (requirements.lock),
-and the Docker image (its base swapped for a local debootstrap image, since registries are unreachable) runs the
-workflow's smoke job. Apptainer does not install on our machines; m3.def is built and tested on a cluster."""
+"""Container files, tested by what they do: the Dockerfile's install step, run with stand-in `python3`/`pip`,
+installs exactly the pins of requirements.lock (torch from the CUDA index, the rest without resolving), its
+command and the Apptainer def's %test run in an environment built from that lock, and the Docker image (its base
+swapped for a local debootstrap image, since registries are unreachable) runs the workflow's smoke job.
+Apptainer does not install on our machines; m3.def is built on a cluster."""
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -14,44 +17,94 @@ from pathlib import Path
 import pytest
 import yaml
 from workflow_testing import HERE, REPO
-from spython.main.parse.parsers import DockerParser, SingularityParser
 
 CONTAINERS = REPO / "containers"
 LOCAL_BASE = "local/debian:bookworm-minbase"
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+LOCK = REPO / "requirements.lock"
+
+# Stand-ins for the image's `python3 -m venv DIR` and DIR/bin/pip: pip appends one line per call to $PIP_LOG,
+# its arguments and, for `-r FILE`, the requirements it was given.
+FAKE_PYTHON3 = """#!/bin/bash
+[ "$1 $2" = "-m venv" ] || exit 1
+mkdir -p "$3/bin"
+cat > "$3/bin/pip" <<'PIP'
+#!/bin/bash
+args="$*"; reqs=""
+while [ $# -gt 0 ]; do [ "$1" = -r ] && reqs="$(grep -v '^\\s*#' "$2" | tr '\\n' ' ')"; shift; done
+echo "$args | $reqs" >> "$PIP_LOG"
+PIP
+chmod +x "$3/bin/pip"
+"""
 
 
-def run_lines(dockerfile: str) -> list[str]:
-    """The shell of every RUN instruction, continuation lines joined."""
-    joined = re.sub(r"\\\n", " ", dockerfile)
-    return [line[len("RUN "):] for line in joined.splitlines() if line.startswith("RUN ")]
+def instructions(path: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of a Dockerfile, comments dropped and continuation lines joined."""
+    lines = [line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n\s*", " ", "\n".join(lines))
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in joined.splitlines() if line.strip()]
 
 
-def test_dockerfile_parses_and_installs_only_from_the_lock():
-    recipe = DockerParser(str(CONTAINERS / "Dockerfile")).parse()["spython-base"]
-    assert recipe.fromHeader == "debian:bookworm-slim"
-    assert ["requirements.lock", "/opt/m3/"] in recipe.files
-    assert "PATH=/opt/venv/bin:$PATH" in recipe.environ and "MUJOCO_GL=egl" in recipe.environ
-    steps = [step.strip() for line in run_lines((CONTAINERS / "Dockerfile").read_text()) for step in line.split(";")]
-    pip_calls = [step for step in steps if "pip install" in step]
-    assert len(pip_calls) == 2, pip_calls
-    torch_call, rest_call = pip_calls
-    assert '"$torch_pin"' in torch_call, "torch: the lock's pin, from the CUDA index"
-    assert "torch_pin=\"$(grep '^torch==' /opt/m3/requirements.lock | sed 's/+cpu$//')\"" in steps
-    assert "--no-deps" in rest_call and rest_call.endswith("-r /opt/m3/requirements.image.txt")
-    assert "grep -v '^torch==' /opt/m3/requirements.lock > /opt/m3/requirements.image.txt" in steps
-    torch_pins = [line for line in (REPO / "requirements.lock").read_text().splitlines() if line.startswith("torch==")]
-    assert torch_pins == ["torch==2.13.0+cpu"], "the Dockerfile strips +cpu from exactly this pin"
+def sections(path: Path) -> dict[str, list[str]]:
+    """The %sections of an Apptainer def file: name -> its non-empty lines."""
+    found, current = {}, None
+    for line in path.read_text().splitlines():
+        if line.startswith("%"):
+            current = found.setdefault(line.split()[0], [])
+        elif current is not None and line.strip():
+            current.append(line.strip())
+    return found
 
 
-def test_apptainer_def_parses_and_is_built_from_the_docker_image():
+def lock_pins() -> list[str]:
+    return [line for line in LOCK.read_text().splitlines() if re.match(r"^[A-Za-z0-9_.-]+==", line)]
+
+
+def test_dockerfile_installs_exactly_the_lock(tmp_path):
+    steps = instructions(CONTAINERS / "Dockerfile")
+    copied = [args.split() for name, args in steps if name == "COPY"]
+    assert any(args[0] == "requirements.lock" for args in copied), copied
+    install = [args for name, args in steps if name == "RUN" and "requirements.lock" in args]
+    assert len(install) == 1, install
+    opt, stubs, log = tmp_path / "opt", tmp_path / "bin", tmp_path / "pip.log"
+    (opt / "m3" / "wheels").mkdir(parents=True)
+    shutil.copy2(LOCK, opt / "m3" / "requirements.lock")
+    stubs.mkdir()
+    (stubs / "python3").write_text(FAKE_PYTHON3)
+    (stubs / "python3").chmod(0o755)
+    script = install[0].replace("/opt/", f"{opt}/").replace("/root/.cache", str(tmp_path / "cache"))
+    env = dict(os.environ, PATH=f"{stubs}:{os.environ['PATH']}", PIP_LOG=str(log), TORCH_INDEX_URL="https://idx")
+    subprocess.run(["bash", "-c", script], env=env, check=True)
+    calls = [line.split(" | ") for line in log.read_text().splitlines()]
+    assert len(calls) == 2, calls
+    (torch_args, _), (rest_args, rest_reqs) = calls
+    torch_pin = next(pin for pin in lock_pins() if pin.startswith("torch=="))
+    assert shlex.split(torch_args)[-3:] == ["--index-url", "https://idx", torch_pin.removesuffix("+cpu")]
+    assert "--no-deps" in shlex.split(rest_args)
+    assert sorted(rest_reqs.split()) == sorted(pin for pin in lock_pins() if pin != torch_pin)
+    assert not (opt / "m3" / "wheels").exists(), "the wheels are removed from the image"
+
+
+def test_image_environment_and_command_work_with_the_lock():
+    steps = instructions(CONTAINERS / "Dockerfile")
+    env = dict(item.split("=", 1) for name, args in steps if name == "ENV" for item in shlex.split(args))
+    assert env["PATH"].startswith("/opt/venv/bin:") and env["MUJOCO_GL"] == "egl"
+    command = yaml.safe_load(next(args for name, args in steps if name == "CMD"))  # the JSON form
+    done = subprocess.run([sys.executable, *command[1:]], capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("torch ")
+
+
+def test_apptainer_def_is_the_docker_image_and_its_test_passes():
     text = (CONTAINERS / "m3.def").read_text()
-    recipe = SingularityParser(str(CONTAINERS / "m3.def")).parse()["spython-base"]
-    assert recipe.fromHeader == "m3:latest"
-    assert re.search(r"^Bootstrap: docker-daemon$", text, re.M)
-    assert {"%environment", "%test", "%help", "%labels"} <= set(re.findall(r"^%\w+", text, re.M))
-    assert "PATH=/opt/venv/bin:$PATH" in recipe.environ
-    assert "pip install" not in text, "no second dependency list: everything comes from the Docker image"
+    header = dict(re.findall(r"^(Bootstrap|From): (\S+)$", text, re.M))
+    assert header == {"Bootstrap": "docker-daemon", "From": "m3:latest"}
+    parts = sections(CONTAINERS / "m3.def")
+    assert "%post" not in parts, "no second dependency list: everything comes from the Docker image"
+    exported = dict(line.removeprefix("export ").split("=", 1) for line in parts["%environment"])
+    assert exported["PATH"].startswith("/opt/venv/bin:")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    for line in parts["%test"]:
+        subprocess.run(["bash", "-c", line], env=env, check=True, capture_output=True)
 
 
 def test_build_script_and_compose_file():

@@ -4,32 +4,19 @@ per-benchmark resources of each job (docs/workflow.md W7, W8)."""
 import sys
 from pathlib import Path
 
-import jsonschema
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
-SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
-
-
-def _where(path) -> str:
-    """A JSON-schema error path as `benchmarks.atari.games[2]`."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return text.lstrip(".") or "top level"
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "lib"))
+from config_check import config_error  # noqa: E402  (workflow/lib: plain modules the tests import too)
 
 
 def check_config(cfg: dict) -> None:
     """Stop at parse time with one line naming the first bad key of `cfg`."""
-    schema = yaml.safe_load(SCHEMA.read_text())
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(cfg))
+    error = config_error(cfg)
     if error is not None:
-        hint = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
-        if error.validator == "required":
-            missing = [key for key in error.validator_value if key not in error.instance]
-            hint = error.schema.get("properties", {}).get(missing[0], {}).get("description", "")
-        raise WorkflowError(f"config: {_where(error.absolute_path)}: {error.message}" + (f" ({hint})" if hint else ""))
+        raise WorkflowError(error)
 
 
 def smoke() -> bool:

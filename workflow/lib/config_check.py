@@ -1,0 +1,33 @@
+"""The check of config/config.yaml against workflow/schemas/config.schema.yaml (docs/workflow.md W7): the first
+violation as one line naming the key and what is allowed. Plain Python, so the Snakefile (common.smk) and the
+tests call the same function."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+
+
+def where(path) -> str:
+    """A JSON-schema error path as `benchmarks.atari.games[2]`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".") or "top level"
+
+
+def config_error(cfg: dict) -> str | None:
+    """`config: <key>: <what is wrong> (<what is allowed>)` for the first bad key of `cfg`, or None if it is valid."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(cfg))
+    if error is None:
+        return None
+    hint = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
+    if error.validator == "required":
+        missing = [key for key in error.validator_value if key not in error.instance]
+        hint = error.schema.get("properties", {}).get(missing[0], {}).get("description", "")
+    return f"config: {where(error.absolute_path)}: {error.message}" + (f" ({hint})" if hint else "")
