@@ -23,6 +23,11 @@ from m3.data import Episode, ReplayStore
 from m3.models.tokenizers import MultiModalTokenizer
 
 
+ENCODE_ROWS = 64
+"""Rows encoded per tokenizer call: bounds the encoder's activations in flight, so that filling the cache for a
+whole batch (or a whole episode) needs no more memory than encoding a small batch of frames."""
+
+
 class _Entry:
     """The tokens of one stored episode, {name: (rows, ...)}, and which rows are filled, (rows,) bool."""
 
@@ -86,9 +91,12 @@ class TokenCache:
                 todo[episode_id] = rows
         if not todo:
             return
-        obs = {name: torch.cat([self.store[i].observations[name][rows] for i, rows in todo.items()]).to(device)
-               for name in self.tokenizer.modalities}
-        tokens = self.tokenizer.tokenize(obs)  # {name: (Σ n_i, ...)}
+        obs = {name: torch.cat([self.store[i].observations[name][rows] for i, rows in todo.items()])
+               for name in self.tokenizer.modalities}  # {name: (Σ n_i, ...)} on the CPU
+        n = len(next(iter(obs.values())))
+        parts = [self.tokenizer.tokenize({name: x[lo : lo + ENCODE_ROWS].to(device) for name, x in obs.items()})
+                 for lo in range(0, n, ENCODE_ROWS)]
+        tokens = {name: torch.cat([part[name] for part in parts]) for name in obs}  # {name: (Σ n_i, ...)}
         offset = 0
         for episode_id, rows in todo.items():
             part = {name: t[offset : offset + len(rows)] for name, t in tokens.items()}

@@ -76,7 +76,8 @@ def world_model_step(agent: Agent, store: ReplayStore, sampler: PrioritizedSampl
     out = agent.world_model_loss(batch, tokens)
     grad_norm = optimizer_step(optimizer, agent.world_model, out.loss, c.max_grad_norm, "world_model")
     sampler.update(batch["ids"], out.priority.cpu())
-    return {**{k: float(v) for k, v in out.metrics.items()}, "grad_norm": grad_norm}
+    values = torch.stack([v.double() for v in out.metrics.values()]).tolist()  # one device sync for all metrics
+    return {**dict(zip(out.metrics, values)), "grad_norm": grad_norm}
 
 
 def actor_critic_step(agent: Agent, store: ReplayStore, optimizer: torch.optim.Optimizer, c: OptimConfig,

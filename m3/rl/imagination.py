@@ -131,10 +131,10 @@ def imagine(tokenizer: MultiModalTokenizer, world_model: WorldModel, actor_criti
     return Trajectory(**{k: torch.stack(v, dim=1) for k, v in steps.items()})
 
 
-def _stats(metrics: dict[str, float], name: str, x: Tensor) -> None:
+def _stats(metrics: dict[str, Tensor], name: str, x: Tensor) -> None:
     x = x.detach().float()
-    metrics[f"{name}_mean"] = x.mean().item()
-    metrics[f"{name}_std"] = x.std().item() if x.numel() > 1 else 0.0
+    metrics[f"{name}_mean"] = x.mean()
+    metrics[f"{name}_std"] = x.std() if x.numel() > 1 else x.new_zeros(())
 
 
 def actor_critic_loss(traj: Trajectory, actor_critic: ActorCritic, cfg: ImaginationConfig, scaler: ReturnScaler,
@@ -158,17 +158,13 @@ def actor_critic_loss(traj: Trajectory, actor_critic: ActorCritic, cfg: Imaginat
     else:
         loss_actor = loss_entropy = loss_values.new_zeros(())
     loss = loss_actor + loss_entropy + loss_values
-    metrics = {
-        "total_loss": loss.item(),
-        "loss_actor": loss_actor.item(),
-        "loss_values": loss_values.item(),
-        "loss_entropy": loss_entropy.item(),
-        "returns_scale_mean": scale,
-    }
+    terms = {"total_loss": loss, "loss_actor": loss_actor, "loss_values": loss_values, "loss_entropy": loss_entropy}
+    metrics = {k: v.detach() for k, v in terms.items()}
     _stats(metrics, "imagined_rewards", traj.rewards)
     _stats(metrics, "imagined_intrinsic_rewards", traj.intrinsic_rewards)
     _stats(metrics, "returns", returns)
     _stats(metrics, "values", traj.values[:, :-1])
     _stats(metrics, "normalized_advantage", advantages)
     _stats(metrics, "log_probs", log_probs)
-    return loss, metrics
+    values = torch.stack([v.double() for v in metrics.values()]).tolist()  # one device sync for all metrics
+    return loss, dict(zip(metrics, values)) | {"returns_scale_mean": scale}

@@ -6,6 +6,8 @@ start + 0..N-1, with one start per batch row when `start` is a tensor (POP predi
 θ is computed in float32, as the official code stores it (its `thetas` buffer): a float64 θ differs
 by ~1e-7 relative, which shifts the angle at token ~900 by ~5e-5 rad.
 """
+from functools import lru_cache
+
 import torch
 from torch import Tensor
 
@@ -34,9 +36,24 @@ def rotation_angles(start: int | Tensor, length: int, head_dim: int, device: tor
 def rotation_tables(
     start: int | Tensor, length: int, head_dim: int, device: torch.device, dtype: torch.dtype
 ) -> tuple[Tensor, Tensor]:
-    """(cos, sin) of `rotation_angles`, cast to `dtype`; they broadcast against (B, H, N, d_h)."""
-    angles = rotation_angles(start, length, head_dim, device)
+    """(cos, sin) of `rotation_angles`, cast to `dtype`; they broadcast against (B, H, N, d_h). Tables for an
+    int start (every imagination step, the training chunks) are cached."""
+    if isinstance(start, Tensor):
+        return _tables(rotation_angles(start, length, head_dim, device), dtype)
+    return _cached_tables(start, length, head_dim, device, dtype)
+
+
+def _tables(angles: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
     return angles.cos().to(dtype), angles.sin().to(dtype)
+
+
+@lru_cache(maxsize=256)
+def _cached_tables(start: int, length: int, head_dim: int, device: torch.device,
+                   dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """Built outside any inference-mode region, so tables first made during imagination can be saved for backward
+    in training (as the decay tables, retention.py)."""
+    with torch.inference_mode(False), torch.no_grad():
+        return _tables(rotation_angles(start, length, head_dim, device), dtype)
 
 
 def rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:

@@ -52,3 +52,15 @@ def test_dot_product_depends_only_on_relative_position():
     assert abs(score(3, 1) - score(1002, 1000)) < 1e-9
     assert abs(score(0, 5) - score(40, 45)) < 1e-9
     assert abs(score(3, 1) - score(3, 2)) > 1e-3  # positions do matter
+
+
+def test_int_start_tables_are_cached_equal_to_fresh_ones_and_usable_in_training_after_inference():
+    with torch.inference_mode():  # first built during imagination
+        cos, sin = rotation_tables(7, 5, D_H, torch.device("cpu"), torch.float32)
+    angles = rotation_angles(7, 5, D_H, torch.device("cpu"))
+    assert torch.equal(cos, angles.cos().float()) and torch.equal(sin, angles.sin().float())
+    again = rotation_tables(7, 5, D_H, torch.device("cpu"), torch.float32)
+    assert again[0] is cos and again[1] is sin
+    x = torch.randn(2, 3, 5, D_H, requires_grad=True)
+    rotate(x, *again).sum().backward()  # not inference tensors: saved for backward without error
+    assert x.grad is not None
