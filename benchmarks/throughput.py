@@ -5,7 +5,7 @@ Each update is the trainer's own step (m3.updates: the same optimisers, clipping
 token cache on image benchmarks, warm (every replay row already encoded). The replay is filled with random
 episodes of the benchmark's observation layout, so no environment is needed. Usage (repository root):
     python -m benchmarks.throughput --benchmark atari|dmc|craftax|cartpole [--scale paper|smoke]
-        [--device cpu|cuda] [--bf16] [--steps 5]
+        [--device cpu|cuda] [--bf16] [--compile] [--steps 5]
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from m3.envs.cartpole import CARTPOLE_SPEC
 from m3.envs.craftax_mapping import CRAFTAX_SPEC
 from m3.envs.spec import ActionSpec, EnvSpec, ModalitySpec
 from m3.rl.returns import ReturnScaler
+from m3.speed import compile_agent
 from m3.token_cache import TokenCache
 from m3.updates import actor_critic_step, build_optimizers, tokenizer_step, world_model_step
 
@@ -64,7 +65,8 @@ def main() -> None:
     p.add_argument("--benchmark", choices=sorted(SPECS), required=True)
     p.add_argument("--scale", choices=["paper", "smoke"], default="smoke")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--bf16", action="store_true", help="autocast the updates to bfloat16")
+    p.add_argument("--bf16", action="store_true", help="the steps' forward passes under bfloat16 autocast")
+    p.add_argument("--compile", action="store_true", help="torch.compile as speed.compile does (m3/speed.py)")
     p.add_argument("--steps", type=int, default=5)
     args = p.parse_args()
     cfg = compose_config([f"benchmark={args.benchmark}", f"scale={args.scale}", "run_dir=/tmp/unused",
@@ -83,26 +85,25 @@ def main() -> None:
     cache = TokenCache(agent.tokenizer, store) if agent.tokenizer.trainable else None
     optimizers = build_optimizers(agent, t)
     scaler = ReturnScaler(cfg.imagination.return_buffer_size)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16)
+    if args.compile:
+        compile_agent(agent)
 
     def tokenizer_update():
-        with autocast:
-            tokenizer_step(agent, store, optimizers["tokenizer"], t.tokenizer, g)
+        tokenizer_step(agent, store, optimizers["tokenizer"], t.tokenizer, g, bf16=args.bf16)
 
     def world_model_update():
-        with autocast:
-            world_model_step(agent, store, sampler, optimizers["world_model"], t.world_model,
-                             cfg.world_model.retnet.max_blocks, g, cache)
+        world_model_step(agent, store, sampler, optimizers["world_model"], t.world_model,
+                         cfg.world_model.retnet.max_blocks, g, cache, args.bf16)
 
     def actor_critic_update():
-        with autocast:
-            actor_critic_step(agent, store, optimizers["actor_critic"], t.actor_critic, cfg.imagination, c, scaler,
-                              True, g, cache)
+        actor_critic_step(agent, store, optimizers["actor_critic"], t.actor_critic, cfg.imagination, c, scaler,
+                          True, g, cache, args.bf16)
 
     horizon = cfg.imagination.imagine_horizon - c + 1
     result = {"benchmark": args.benchmark, "scale": args.scale, "device": args.device,
               "device_name": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
-              "threads": torch.get_num_threads(), "bf16": args.bf16, "torch": torch.__version__}
+              "threads": torch.get_num_threads(), "bf16": args.bf16, "compile": args.compile,
+              "torch": torch.__version__}
     agent.eval()
     if agent.tokenizer.trainable:
         with train_mode(agent.tokenizer):

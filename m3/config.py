@@ -24,6 +24,7 @@ from m3.models.actor_critic import ActorCriticConfig
 from m3.models.tokenizers.image import ImageTokenizerConfig
 from m3.models.world_model import WorldModelConfig
 from m3.rl.imagination import ImaginationConfig
+from m3.speed import SpeedConfig
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config" / "m3"
 
@@ -113,6 +114,7 @@ class M3Config:
     collection: CollectionConfig = field(default_factory=CollectionConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
 
 
 ConfigStore.instance().store(name="m3_schema", node=M3Config)

@@ -23,7 +23,7 @@ from m3.data import Episode, ReplayStore
 from m3.models.tokenizers import MultiModalTokenizer
 
 
-ENCODE_ROWS = 64
+ENCODE_ROWS = 32
 """Rows encoded per tokenizer call: bounds the encoder's activations in flight, so that filling the cache for a
 whole batch (or a whole episode) needs no more memory than encoding a small batch of frames."""
 

@@ -32,6 +32,7 @@ from m3.media import MediaDir, save_episode, save_reconstructions
 from m3.metrics import MetricsLogger
 from m3.rl.returns import ReturnScaler
 from m3.schedule import epoch_plan, eval_env_seeds, evaluation_seeds
+from m3.speed import compile_agent
 from m3.token_cache import TokenCache
 from m3.updates import NonFiniteLossError, actor_critic_step, build_optimizers, tokenizer_step, world_model_step
 from m3.version import code_version
@@ -62,6 +63,8 @@ class Trainer:
         self.device = torch.device(cfg.device)
         self.spec = registry.env_spec(cfg.benchmark, cfg.env)
         self.agent = Agent(cfg, self.spec).to(self.device)
+        if cfg.speed.compile:
+            compile_agent(self.agent)
         t = cfg.training
         self.optimizers = build_optimizers(self.agent, t)
         self.store = ReplayStore(run.dataset, max_ram_bytes=int(cfg.replay.max_ram_gb * 2**30))
@@ -113,19 +116,19 @@ class Trainer:
     # ---------------------------------------------------------------- updates
     def _train_tokenizer(self, epoch: int) -> dict[str, Any]:
         return tokenizer_step(self.agent, self.store, self.optimizers["tokenizer"], self.cfg.training.tokenizer,
-                              self.generator, self.tokens)
+                              self.generator, self.tokens, self.cfg.speed.bf16)
 
     def _train_world_model(self, epoch: int) -> dict[str, Any]:
         return world_model_step(self.agent, self.store, self.sampler, self.optimizers["world_model"],
                                 self.cfg.training.world_model, self.cfg.world_model.retnet.max_blocks, self.generator,
-                                self.tokens)
+                                self.tokens, self.cfg.speed.bf16)
 
     def _train_actor_critic(self, epoch: int) -> dict[str, Any]:
         train_actor = epoch_plan(self.cfg, epoch, self.agent.tokenizer.trainable).actor
         return actor_critic_step(self.agent, self.store, self.optimizers["actor_critic"],
                                  self.cfg.training.actor_critic, self.cfg.imagination,
                                  self.cfg.world_model.context_length, self.scaler, train_actor, self.generator,
-                                 self.tokens)
+                                 self.tokens, self.cfg.speed.bf16)
 
     def _component(self, name: str, module: nn.Module, step: Callable[[int], dict[str, Any]], steps: int,
                    epoch: int, bar: tqdm) -> dict[str, float]:

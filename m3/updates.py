@@ -4,7 +4,8 @@
 The trainer's epoch loop, `benchmarks/throughput.py`, `benchmarks/compare.py` and `benchmarks/components.py` all
 call these functions, so what a benchmark times is what the trainer runs. Each step samples its batch from the
 replay with `generator`, takes one AdamW step with the pre-clip gradient norm clipped at `max_grad_norm`, and
-returns the step's metrics (the loss terms and that norm). With a `TokenCache` (m3/token_cache.py) the world-model
+returns the step's metrics (the loss terms and that norm); with `bf16` the forward pass and loss run under
+bfloat16 autocast (m3/speed.py). With a `TokenCache` (m3/token_cache.py) the world-model
 and actor-critic steps read each replay row's tokens from the cache instead of encoding its frames again; the
 tokenizer step clears the cache, since its tokens are stale once the tokenizer has changed.
 """
@@ -22,6 +23,7 @@ from m3.data import PrioritizedSampler, ReplayStore, batch_to, sample_frames, sa
 from m3.models.optim import adamw
 from m3.rl.imagination import ImaginationConfig, actor_critic_loss, imagine
 from m3.rl.returns import ReturnScaler
+from m3.speed import autocast
 from m3.token_cache import TokenCache
 
 
@@ -55,10 +57,11 @@ def optimizer_step(optimizer: torch.optim.Optimizer, module: nn.Module, loss: to
 
 
 def tokenizer_step(agent: Agent, store: ReplayStore, optimizer: torch.optim.Optimizer, c: OptimConfig,
-                   generator: torch.Generator, cache: TokenCache | None = None) -> dict[str, float]:
+                   generator: torch.Generator, cache: TokenCache | None = None, bf16: bool = False) -> dict[str, float]:
     """One VQ-VAE step on `c.batch_size` frames drawn uniformly from the replay (§4.1); clears `cache`."""
     frames = sample_frames(store, c.batch_size, generator).to(agent.device)  # (B, 3, 64, 64) uint8
-    loss, metrics = agent.tokenizer.image.compute_loss(frames)
+    with autocast(agent.device, bf16):
+        loss, metrics = agent.tokenizer.image.compute_loss(frames)
     grad_norm = optimizer_step(optimizer, agent.tokenizer, loss, c.max_grad_norm, "tokenizer")
     if cache is not None:
         cache.clear()
@@ -67,13 +70,14 @@ def tokenizer_step(agent: Agent, store: ReplayStore, optimizer: torch.optim.Opti
 
 def world_model_step(agent: Agent, store: ReplayStore, sampler: PrioritizedSampler, optimizer: torch.optim.Optimizer,
                      c: OptimConfig, max_blocks: int, generator: torch.Generator,
-                     cache: TokenCache | None = None) -> dict[str, Any]:
+                     cache: TokenCache | None = None, bf16: bool = False) -> dict[str, Any]:
     """One world-model step on a prioritized batch of right-padded `max_blocks`-step segments (§5.4–§5.6, §6.4);
     the batch's priorities are written back to `sampler`, which must be synced with `store`."""
     ids = sampler.sample(c.batch_size, generator)
     batch = batch_to(store.collate(ids, max_blocks, "right"), agent.device)
-    tokens = None if cache is None else cache.tokens(batch)
-    out = agent.world_model_loss(batch, tokens)
+    with autocast(agent.device, bf16):
+        tokens = None if cache is None else cache.tokens(batch)
+        out = agent.world_model_loss(batch, tokens)
     grad_norm = optimizer_step(optimizer, agent.world_model, out.loss, c.max_grad_norm, "world_model")
     sampler.update(batch["ids"], out.priority.cpu())
     values = torch.stack([v.double() for v in out.metrics.values()]).tolist()  # one device sync for all metrics
@@ -82,16 +86,19 @@ def world_model_step(agent: Agent, store: ReplayStore, sampler: PrioritizedSampl
 
 def actor_critic_step(agent: Agent, store: ReplayStore, optimizer: torch.optim.Optimizer, c: OptimConfig,
                       imagination: ImaginationConfig, context_length: int, scaler: ReturnScaler, train_actor: bool,
-                      generator: torch.Generator, cache: TokenCache | None = None) -> dict[str, Any]:
+                      generator: torch.Generator, cache: TokenCache | None = None,
+                      bf16: bool = False) -> dict[str, Any]:
     """One actor-critic step (§6.2): `c.batch_size` left-padded segments of burn_in + c steps drawn uniformly,
     the actor-critic burnt in and rolled out in the world model, REINFORCE + entropy + critic loss; with
     `train_actor` False (critic warm-up) only the critic learns."""
     length = imagination.burn_in + context_length
     ids = sample_uniform(store, c.batch_size, ctx=context_length + 1, length=length, generator=generator)
     batch = batch_to(store.collate(ids, length, "left"), agent.device)
-    tokens = None if cache is None else cache.tokens(batch)
-    traj = imagine(agent.tokenizer, agent.world_model, agent.actor_critic, batch, imagination, context_length, tokens)
-    loss, metrics = actor_critic_loss(traj, agent.actor_critic, imagination, scaler, train_actor)
+    with autocast(agent.device, bf16):
+        tokens = None if cache is None else cache.tokens(batch)
+        traj = imagine(agent.tokenizer, agent.world_model, agent.actor_critic, batch, imagination, context_length,
+                       tokens)
+        loss, metrics = actor_critic_loss(traj, agent.actor_critic, imagination, scaler, train_actor)
     grad_norm = optimizer_step(optimizer, agent.actor_critic, loss, c.max_grad_norm, "actor_critic")
     return {**metrics, "grad_norm": grad_norm}
 

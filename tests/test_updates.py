@@ -93,13 +93,13 @@ def test_a_non_finite_loss_stops_before_the_step():
         assert torch.equal(v, before[k])
 
 
-def ac_step(agent, store, cfg, seed: int, cache=None, scaler=None):
+def ac_step(agent, store, cfg, seed: int, cache=None, bf16: bool = False):
     c = cfg.training.actor_critic
     opt = torch.optim.AdamW(agent.actor_critic.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
     torch.manual_seed(seed)  # the same sampled actions
     return actor_critic_step(agent, store, opt, c, cfg.imagination, cfg.world_model.context_length,
-                             scaler or ReturnScaler(cfg.imagination.return_buffer_size), True,
-                             torch.Generator().manual_seed(seed), cache)
+                             ReturnScaler(cfg.imagination.return_buffer_size), True,
+                             torch.Generator().manual_seed(seed), cache, bf16)
 
 
 def test_actor_critic_step_is_one_clipped_adamw_step_on_an_imagined_rollout_from_uniform_segments():
