@@ -4,8 +4,9 @@ Paper scale (docs/workflow.md W3): DVC owns results/data and results/figures, so
 runs `dvc repro aggregate@<b> figures@<b>` and then `m3.analysis.track <b>` (final weights to
 results/weights/<b>/, `dvc add`, `dvc push`). Every dvc call waits for the one DVC lock file, so the rules of
 several benchmarks never run DVC at the same time.
-Smoke scale: the same entry points (`m3.analysis.aggregate`, `m3.analysis.figures`) run directly on
-results/smoke/, with config/analysis.yaml narrowed to the smoke games and fewer bootstrap samples.
+Smoke scale: dvc.yaml's aggregate and figures stages run directly on results/smoke/ (their commands and outputs
+read from dvc.yaml by workflow/lib/dvc_stages.py), with config/analysis.yaml narrowed to the smoke games and fewer
+bootstrap samples.
 """
 
 
@@ -56,38 +57,27 @@ rule smoke_aggregate:
         scores=all_scores,
         params="results/smoke/analysis.yaml",
     output:
-        "results/smoke/data/{benchmark}/M3-repro.json",
-        "results/smoke/data/{benchmark}/M3-repro.runs.json",
+        smoke_stage_outputs("aggregate"),
     log:
         "results/smoke/logs/aggregate/{benchmark}.log",
-    params:
-        python=PYTHON,
     localrule: True
     container:
         config["container"]
     shell:
-        "{params.python} -m m3.analysis.aggregate --benchmark {wildcards.benchmark} --params {input.params} "
-        "--scores results/smoke/scores/{wildcards.benchmark} --out results/smoke/data/{wildcards.benchmark} "
-        "> {log} 2>&1"
+        smoke_stage_command("aggregate") + " > {log} 2>&1"
 
 
 rule smoke_figures:
     input:
-        data="results/smoke/data/{benchmark}/M3-repro.json",
-        companion="results/smoke/data/{benchmark}/M3-repro.runs.json",
+        rules.smoke_aggregate.output,
         published="results/published/{benchmark}",
         params="results/smoke/analysis.yaml",
     output:
-        figures=directory("results/smoke/figures/{benchmark}"),
-        metrics="results/smoke/metrics/{benchmark}.json",
+        smoke_stage_outputs("figures"),
     log:
         "results/smoke/logs/figures/{benchmark}.log",
-    params:
-        python=PYTHON,
     localrule: True
     container:
         config["container"]
     shell:
-        "{params.python} -m m3.analysis.figures --benchmark {wildcards.benchmark} --params {input.params} "
-        "--data results/smoke/data/{wildcards.benchmark} --published {input.published} "
-        "--out {output.figures} --metrics {output.metrics} > {log} 2>&1"
+        smoke_stage_command("figures") + " > {log} 2>&1"

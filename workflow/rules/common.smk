@@ -10,6 +10,9 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "lib"))
 from config_check import config_error  # noqa: E402  (workflow/lib: plain modules the tests import too)
+from dvc_stages import smoke_command, smoke_outputs  # noqa: E402
+
+DVC_YAML = Path(workflow.basedir) / "dvc.yaml"
 
 
 def check_config(cfg: dict) -> None:
@@ -125,7 +128,7 @@ def final_outputs(benchmark: str) -> list[str]:
     if benchmark not in analysed() or config["scale"] == "small":  # small-model runs are never published
         return scores_files(benchmark)
     if smoke():
-        return [f"results/smoke/figures/{benchmark}", f"results/smoke/metrics/{benchmark}.json"]
+        return [path.format(benchmark=benchmark) for path in smoke_outputs(DVC_YAML, "figures")]
     return [f"results/logs/publish/{benchmark}.done"]
 
 
@@ -139,3 +142,13 @@ def track_command(wildcards) -> str:
         return "true"
     push = "" if config["publish"]["push"] else " --no-push"
     return f"{PYTHON} -m m3.analysis.track {wildcards.benchmark}{push}"
+
+
+def smoke_stage_outputs(stage: str) -> list:
+    """The smoke outputs of dvc.yaml's `stage`; a path without a suffix is a directory."""
+    return [path if Path(path).suffix else directory(path) for path in smoke_outputs(DVC_YAML, stage)]
+
+
+def smoke_stage_command(stage: str) -> str:
+    """dvc.yaml's `stage` command on the smoke tree, run by the jobs' Python."""
+    return smoke_command(DVC_YAML, stage, PYTHON)
