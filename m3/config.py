@@ -3,7 +3,8 @@
 Every module keeps its own `@dataclass` config beside its `nn.Module`; this file gathers them with the
 schedule, collection and logging settings into `M3Config`, registers it as `m3_schema` (which
 `base.yaml` extends, so an unknown key or a wrong type fails at compose time) and checks what a schema
-cannot: the benchmark and game names and cross-field constraints.
+cannot: the benchmark and game names and cross-field constraints. The values of the fields declared here come
+from `base.yaml` alone (they are MISSING here); the module configs keep defaults for building a module in code.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class OptimConfig:
     """One component's optimiser and schedule (design §3.1). A component trains in epochs > start_after_epochs."""
 
     learning_rate: float = MISSING
-    weight_decay: float = 0.01
+    weight_decay: float = MISSING
     batch_size: int = MISSING
     max_grad_norm: float = MISSING
     start_after_epochs: int = MISSING
@@ -43,12 +44,12 @@ class OptimConfig:
 
 @dataclass
 class WorldModelOptimConfig(OptimConfig):
-    uniform_fraction: float = 0.7  # of each WM batch drawn uniformly; the rest by softmax(loss) (§6.4)
+    uniform_fraction: float = MISSING  # of each WM batch drawn uniformly; the rest by softmax(loss) (§6.4)
 
 
 @dataclass
 class ActorCriticOptimConfig(OptimConfig):
-    critic_warmup_epochs: int = 0  # actor and entropy losses are zeroed for this many epochs after the start (§6.2)
+    critic_warmup_epochs: int = MISSING  # epochs after the start with the actor and entropy losses zeroed (§6.2)
 
 
 @dataclass
@@ -61,17 +62,17 @@ class TrainingConfig:
 @dataclass
 class CollectTrainConfig:
     num_steps: int = MISSING  # env steps collected per epoch
-    epsilon: float = 0.0
-    temperature: float = 1.0
+    epsilon: float = MISSING
+    temperature: float = MISSING
     stop_after_epochs: int = MISSING  # no collection in later epochs (Atari: 500 of 600)
 
 
 @dataclass
 class CollectTestConfig:
-    num_envs: int = 8
-    temperature: float = 0.5
-    num_episodes: int = 16  # periodic evaluation
-    num_episodes_end: int = 100  # final evaluation of the last model
+    num_envs: int = MISSING
+    temperature: float = MISSING
+    num_episodes: int = MISSING  # periodic evaluation
+    num_episodes_end: int = MISSING  # final evaluation of the last model
 
 
 @dataclass
@@ -82,28 +83,28 @@ class CollectionConfig:
 
 @dataclass
 class EvaluationConfig:
-    every: int = 10  # epochs between evaluations; also the checkpoint period (§7.1)
+    every: int = MISSING  # epochs between evaluations; also the checkpoint period (§7.1)
 
 
 @dataclass
 class ReplayConfig:
-    max_ram_gb: float = 15.0  # the train replay keeps at most this many GiB of episodes in RAM (§7.2)
+    max_ram_gb: float = MISSING  # the train replay keeps at most this many GiB of episodes in RAM (§7.2)
 
 
 @dataclass
 class WandbConfig:
-    mode: str = "disabled"  # disabled | offline | online
-    project: str = "m3"
+    mode: str = MISSING  # disabled | offline | online
+    project: str = MISSING
 
 
 @dataclass
 class M3Config:
     benchmark: str = MISSING
-    seed: int = 0
+    seed: int = MISSING
     run_dir: str = MISSING
-    device: str = "cpu"
+    device: str = MISSING
     epochs: int = MISSING
-    float32_matmul_precision: str = "highest"
+    float32_matmul_precision: str = MISSING
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
     tokenizer: ImageTokenizerConfig = field(default_factory=ImageTokenizerConfig)
