@@ -9,7 +9,9 @@ from `base.yaml` alone (they are MISSING here); the module configs keep defaults
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +122,42 @@ class M3Config:
 
 ConfigStore.instance().store(name="m3_schema", node=M3Config)
 
+# (pattern of dotted keys, low, high, low inclusive, high inclusive): the allowed range of every number (and every
+# element of a list of numbers) in the tree; the first pattern that matches a key applies. A number no pattern
+# matches is a ConfigError, so a new key needs a range here (tests/test_config.py checks every benchmark's tree).
+_RANGES: tuple[tuple[str, float, float, bool, bool], ...] = (
+    ("seed", 0, 2**32, True, False),
+    ("epochs", 1, math.inf, True, False),
+    ("evaluation.every", 1, math.inf, True, False),
+    ("checkpoint.every_minutes", 0, math.inf, False, False),
+    ("tokenizer.num_downsample_steps", 0, math.inf, True, False),
+    ("tokenizer.*", 1, math.inf, True, False),
+    ("world_model.retnet.dropout", 0, 1, True, False),
+    ("world_model.retnet.decay_scale_*", 0, math.inf, False, False),
+    ("world_model.*", 1, math.inf, True, False),
+    ("*.image_conv_layers", 0, math.inf, True, False),
+    ("*.num_value_bins", 2, math.inf, True, False),
+    ("*.n_action_quant_levels", 2, math.inf, True, False),
+    ("imagination.burn_in", 0, math.inf, True, False),
+    ("imagination.gamma", 0, 1, True, True),
+    ("imagination.lambda_", 0, 1, True, True),
+    ("imagination.*_weight", 0, math.inf, True, False),
+    ("imagination.*", 1, math.inf, True, False),
+    ("training.*.learning_rate", 0, math.inf, False, False),
+    ("training.*.weight_decay", 0, math.inf, True, False),
+    ("training.*.max_grad_norm", 0, math.inf, False, False),
+    ("training.*.uniform_fraction", 0, 1, True, True),
+    ("training.*.start_after_epochs", 0, math.inf, True, False),
+    ("training.*.critic_warmup_epochs", 0, math.inf, True, False),
+    ("training.*", 1, math.inf, True, False),
+    ("collection.train.epsilon", 0, 1, True, True),
+    ("collection.*.temperature", 0, math.inf, False, False),
+    ("collection.train.stop_after_epochs", 0, math.inf, True, False),
+    ("collection.*", 1, math.inf, True, False),
+    ("replay.max_ram_gb", 0, math.inf, False, False),
+    ("controller.*", 1, math.inf, True, False),
+)
+
 _CHOICES = {
     "device": ("cpu", "cuda"),
     "wandb.mode": ("disabled", "offline", "online"),
@@ -144,9 +182,69 @@ def compose_config(overrides: list[str]) -> M3Config:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             cfg = compose(config_name="base", overrides=overrides)
         obj: M3Config = OmegaConf.to_object(cfg)
+        unknown = _unknown_keys(OmegaConf.to_container(cfg), OmegaConf.to_container(OmegaConf.structured(M3Config)))
     except (HydraException, OmegaConfBaseException) as e:
-        raise ConfigError(str(e).strip().splitlines()[0] if str(e).strip() else repr(e)) from e
+        raise ConfigError(hydra_message(e)) from e
+    if unknown:
+        raise ConfigError(f"unknown config key {unknown[0]!r} (from an override or a config file); the keys and "
+                          "their defaults are in config/m3/base.yaml and m3/config.py")
     return obj
+
+
+def hydra_message(error: BaseException) -> str:
+    """Hydra's message and its causes' (the allowed options, the expected type, the full key) on one line,
+    without the config search path."""
+    parts: list[str] = []
+    while error is not None:
+        for line in str(error).splitlines():
+            if line.startswith("Config search path"):
+                break
+            line = line.strip()
+            if line and line not in parts:
+                parts.append(line)
+        error = error.__cause__
+    text = ""
+    for line in parts:
+        text += ("" if not text else " " if text.endswith(":") else "; ") + line
+    return text or f"invalid config ({type(error).__name__})"
+
+
+def _unknown_keys(composed: dict, schema: dict, prefix: str = "") -> list[str]:
+    """Dotted keys of `composed` that the schema lacks (a `+key=value` override is composed but not typed)."""
+    unknown = []
+    for key, value in composed.items():
+        if key not in schema:
+            unknown.append(prefix + str(key))
+        elif isinstance(value, dict) and isinstance(schema[key], dict):
+            unknown += _unknown_keys(value, schema[key], f"{prefix}{key}.")
+    return unknown
+
+
+def check_ranges(cfg: M3Config) -> None:
+    """Every number of `cfg` lies in its `_RANGES` range; the message names the key, the value and the range."""
+    for key, value in _numbers(to_dict(cfg)):
+        rule = next((r for r in _RANGES if fnmatchcase(key, r[0])), None)
+        if rule is None:
+            raise ConfigError(f"{key} has no allowed range; add one to m3.config._RANGES")
+        _, low, high, low_in, high_in = rule
+        if not ((low <= value if low_in else low < value) and (value <= high if high_in else value < high)):
+            allowed = f"{'[' if low_in else '('}{_bound(low)}, {_bound(high)}{']' if high_in else ')'}"
+            raise ConfigError(f"{key}={value!r} is not allowed; it must lie in {allowed}")
+
+
+def _bound(x: float) -> str:
+    return "inf" if math.isinf(x) else str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _numbers(tree: dict, prefix: str = ""):
+    """(dotted key, number) for every int/float leaf of `tree` and every number in a list leaf."""
+    for key, value in tree.items():
+        items = value if isinstance(value, list) else [value]
+        if isinstance(value, dict):
+            yield from _numbers(value, f"{prefix}{key}.")
+        for item in items:
+            if isinstance(item, (int, float)) and not isinstance(item, bool):
+                yield prefix + key, item
 
 
 def validate(cfg: M3Config) -> None:
@@ -163,6 +261,7 @@ def validate(cfg: M3Config) -> None:
         check_run_seed(cfg.seed)
     except ValueError as e:
         raise ConfigError(str(e)) from e
+    check_ranges(cfg)
     if cfg.world_model.enable_curiosity and cfg.training.world_model.batch_size % cfg.world_model.ensemble_size:
         raise ConfigError(
             f"training.world_model.batch_size={cfg.training.world_model.batch_size} must be divisible by "
@@ -186,4 +285,5 @@ def from_yaml(text: str) -> M3Config:
     return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(M3Config), OmegaConf.create(text)))
 
 
-__all__ = ["M3Config", "ConfigError", "load_config", "validate", "to_yaml", "to_dict", "from_yaml"]
+__all__ = ["M3Config", "ConfigError", "load_config", "validate", "check_ranges", "hydra_message", "to_yaml",
+           "to_dict", "from_yaml"]

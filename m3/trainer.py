@@ -20,7 +20,7 @@ from torch import nn
 from tqdm import tqdm
 
 from m3.agent import Agent
-from m3.checkpoint import RunDir
+from m3.checkpoint import CheckpointError, RunDir
 from m3.collector import Collector
 from m3.config import M3Config, to_dict
 from m3.data import PrioritizedSampler, ReplayStore, sample_uniform
@@ -87,9 +87,14 @@ class Trainer:
     # ---------------------------------------------------------------- state
     def _restore(self) -> None:
         state = self.run.load(self.device)
-        self.agent.load_state_dict(state["agent"])
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][f"optimizer_{name}"])
+        try:
+            self.agent.load_state_dict(state["agent"])
+            for name, opt in self.optimizers.items():
+                opt.load_state_dict(state["optimizers"][f"optimizer_{name}"])
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise CheckpointError(f"the checkpoint in {self.run.checkpoints} does not fit this config's agent "
+                                  f"({str(e).splitlines()[0]}); it belongs to another run: use that run's config, "
+                                  "or another run_dir") from e
         trainer = state["trainer"]
         self.store.load(manifest=trainer["replay_manifest"])
         self.sampler.load_state_dict(trainer["sampler"])

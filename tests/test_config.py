@@ -118,3 +118,42 @@ def test_small_scale_keeps_the_benchmark_structure_and_shrinks_the_models(benchm
         assert attrgetter(key)(small) <= attrgetter(key)(paper), key
     assert max(small.actor_critic.obs_mlp_layer_sizes) < max(paper.actor_critic.obs_mlp_layer_sizes)
     assert parameters(small) * 5 < parameters(paper)
+
+
+@pytest.mark.parametrize("benchmark", ["atari", "dmc", "craftax", "cartpole"])
+@pytest.mark.parametrize("scale", ["paper", "small", "smoke"])
+def test_every_number_of_every_preset_has_an_allowed_range_it_lies_in(benchmark, scale):
+    load_config([f"benchmark={benchmark}", f"scale={scale}", "run_dir=/tmp/x"])  # check_ranges raises otherwise
+
+
+@pytest.mark.parametrize("override, message", [
+    ("epochs=0", "epochs=0 is not allowed; it must lie in [1, inf)"),
+    ("imagination.gamma=1.01", "imagination.gamma=1.01 is not allowed; it must lie in [0, 1]"),
+    ("replay.max_ram_gb=-1", "replay.max_ram_gb=-1.0 is not allowed; it must lie in (0, inf)"),
+    ("collection.train.temperature=0", "collection.train.temperature=0.0 is not allowed; it must lie in (0, inf)"),
+    ("training.world_model.start_after_epochs=-1", "start_after_epochs=-1 is not allowed; it must lie in [0, inf)"),
+])
+def test_out_of_range_values_name_the_key_and_the_range(override, message):
+    with pytest.raises(ConfigError) as e:
+        load_config(["benchmark=cartpole", "run_dir=/tmp/x", override])
+    assert message in str(e.value)
+
+
+def test_edges_of_ranges_are_allowed():
+    cfg = load_config(["benchmark=cartpole", "run_dir=/tmp/x", "imagination.gamma=1", "collection.train.epsilon=0",
+                       "training.world_model.start_after_epochs=0"])
+    assert cfg.imagination.gamma == 1.0
+
+
+def test_an_added_key_is_refused_not_dropped():
+    with pytest.raises(ConfigError, match="unknown config key 'training.world_model.batchsize'"):
+        load_config(["benchmark=cartpole", "run_dir=/tmp/x", "+training.world_model.batchsize=8"])
+
+
+def test_hydra_message_keeps_the_options_and_the_type_on_one_line():
+    with pytest.raises(ConfigError) as e:
+        load_config(["benchmark=pong", "run_dir=/tmp/x"])
+    assert "Available options in 'benchmark': atari; cartpole; craftax; dmc" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        load_config(["benchmark=cartpole", "run_dir=/tmp/x", "epochs=abc"])
+    assert "could not be converted to Integer" in str(e.value) and "\n" not in str(e.value)

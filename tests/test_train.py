@@ -77,7 +77,7 @@ def test_changed_config_on_resume_is_refused(tmp_path):
     from m3.train import prepare_run
     prepare_run(cfg, RunDir(run_dir))
     result = train(run_dir, "training.world_model.learning_rate=0.5")
-    assert result.returncode == 2 and "different config" in result.stderr
+    assert result.returncode == 2 and "learning_rate: 0.0002 in the run, 0.5 now" in result.stderr
 
 
 def snapshot(trainer: Trainer) -> dict:
