@@ -155,7 +155,7 @@ _RANGES: tuple[tuple[str, float, float, bool, bool], ...] = (
     ("collection.train.stop_after_epochs", 0, math.inf, True, False),
     ("collection.*", 1, math.inf, True, False),
     ("replay.max_ram_gb", 0, math.inf, False, False),
-    ("controller.*", 1, math.inf, True, False),
+    ("actor_critic.*", 1, math.inf, True, False),
 )
 
 _CHOICES = {
