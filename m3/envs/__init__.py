@@ -7,6 +7,6 @@ from m3.envs import atari  # noqa: F401  (registers "atari")
 from m3.envs import cartpole  # noqa: F401  (registers "cartpole")
 from m3.envs import craftax  # noqa: F401  (registers "craftax")
 from m3.envs import dmc  # noqa: F401  (registers "dmc")
-from m3.envs.registry import EnvConfig, benchmarks, env_spec, make_env, register, validate
+from m3.envs.registry import EnvConfig, benchmarks, env_spec, games, make_env, register, validate
 
-__all__ = ["EnvConfig", "benchmarks", "env_spec", "make_env", "register", "validate"]
+__all__ = ["EnvConfig", "benchmarks", "env_spec", "games", "make_env", "register", "validate"]

@@ -53,6 +53,13 @@ def benchmarks() -> list[str]:
     return sorted(_BENCHMARKS)
 
 
+def games(benchmark: str) -> tuple[str, ...] | None:
+    """The games of `benchmark` in its own order (None: any name is accepted); the one list config and workflow use."""
+    if benchmark not in _BENCHMARKS:
+        raise ValueError(f"unknown benchmark {benchmark!r}; allowed: {benchmarks()}")
+    return _BENCHMARKS[benchmark].games
+
+
 def validate(benchmark: str, cfg: EnvConfig) -> None:
     """Raise one `ValueError` naming the bad benchmark or game and listing the allowed ones (sorted)."""
     if benchmark not in _BENCHMARKS:

@@ -12,6 +12,8 @@ import pytest
 import yaml
 from workflow_testing import REPO, snakemake
 
+from m3 import envs
+
 sys.path.insert(0, str(REPO / "workflow" / "lib"))
 from config_check import config_error  # noqa: E402
 
@@ -23,12 +25,12 @@ def rename_benchmark(config):
 
 
 def misspell_game(config):
-    config["benchmarks"]["dmc"]["games"][2] = "cartpole-balanse"
+    config["benchmarks"]["dmc"]["games"] = ["walker-run", "walker-walk", "cartpole-balanse"]
 
 
 CASES = {
-    "unknown benchmark": (rename_benchmark, r"config: benchmarks: 'atarii' is not one of \['atari', 'dmc', 'craftax', "
-                                            r"'cartpole'\]"),
+    "unknown benchmark": (rename_benchmark, r"config: benchmarks: 'atarii' is not one of \['atari', 'cartpole', "
+                                            r"'craftax', 'dmc'\]"),
     "unknown game": (misspell_game, r"config: benchmarks\.dmc\.games\[2\]: 'cartpole-balanse' is not one of "
                                     r"\['acrobot-swingup', .*'walker-walk'\]"),
     "unknown smoke game": (lambda c: c["smoke"]["games"].update(atari=["Pongg"]),
@@ -69,3 +71,12 @@ def test_snakefile_stops_at_parse_time_with_that_line(workflow_dir):
                      "at the paper's schedules; small runs the same matrix with config/m3/scale/small.yaml (small "
                      "models, the paper's schedules) under results/small, unpublished; smoke runs the smoke block on a "
                      "CPU)"], lines
+
+
+@pytest.mark.parametrize("benchmark", envs.benchmarks())
+def test_every_registered_game_is_allowed_and_an_unregistered_one_is_not(benchmark):
+    config = copy.deepcopy(CONFIG)
+    config["benchmarks"][benchmark] = dict(CONFIG["benchmarks"]["atari"], games=list(envs.games(benchmark)))
+    assert config_error(config) is None
+    config["benchmarks"][benchmark]["games"] = ["NotAGame"]
+    assert config_error(config).startswith(f"config: benchmarks.{benchmark}.games[0]: 'NotAGame' is not one of")

@@ -11,6 +11,8 @@ import yaml
 import yte
 from workflow_testing import REPO, install_profiles, snakemake
 
+from m3 import envs
+
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
@@ -31,7 +33,7 @@ def test_paper_scale_plans_every_game_and_seed(workflow_dir):
     assert Counter(job["benchmark"] for job in train) == {"atari": 26 * 5, "dmc": 18 * 5, "craftax": 5}
     for bench in ("atari", "dmc", "craftax"):
         runs = {(job["game"], int(job["seed"])) for job in train if job["benchmark"] == bench}
-        assert runs == {(g, s) for g in CONFIG["benchmarks"][bench]["games"] for s in range(5)}
+        assert runs == {(g, s) for g in envs.games(bench) for s in range(5)}
     assert len(planned(done.stdout, "evaluate")) == 225
     assert sorted(job["benchmark"] for job in planned(done.stdout, "publish")) == ["atari", "craftax", "dmc"]
     assert "results/runs/atari/Breakout/seed3/done" in done.stdout
@@ -53,7 +55,7 @@ def test_small_scale_plans_the_paper_matrix_under_results_small_unpublished(work
     done = snakemake(workflow_dir, "-n", "--config", "scale=small", "device=cpu", "--", "all_dmc", timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     train = planned(done.stdout, "train")
-    assert {(j["game"], int(j["seed"])) for j in train} == {(g, s) for g in CONFIG["benchmarks"]["dmc"]["games"]
+    assert {(j["game"], int(j["seed"])) for j in train} == {(g, s) for g in envs.games("dmc")
                                                               for s in CONFIG["seeds"]}
     assert not planned(done.stdout, "publish"), "small-model runs are not versioned"
     assert "results/small/runs/dmc/walker-walk/seed0/done" in done.stdout
@@ -76,7 +78,7 @@ def test_target_rules_and_lint():
 def test_per_seed_target_plans_every_game_of_that_seed(workflow_dir):
     done = snakemake(workflow_dir, "-n", "train_atari_seed0", timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert sorted(j["game"] for j in planned(done.stdout, "train")) == sorted(CONFIG["benchmarks"]["atari"]["games"])
+    assert sorted(j["game"] for j in planned(done.stdout, "train")) == sorted(envs.games("atari"))
     assert {j["seed"] for j in planned(done.stdout, "train")} == {"0"}
 
 

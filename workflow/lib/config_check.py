@@ -1,6 +1,7 @@
 """The check of config/config.yaml against workflow/schemas/config.schema.yaml (docs/workflow.md W7): the first
-violation as one line naming the key and what is allowed. Plain Python, so the Snakefile (common.smk) and the
-tests call the same function."""
+violation as one line naming the key and what is allowed. The benchmark names and their games are not restated in
+the schema: `schema()` adds them from the env registry (m3.envs). Plain Python, so the Snakefile (common.smk) and
+the tests call the same function."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import jsonschema
 import yaml
+
+from m3 import envs
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
@@ -20,10 +23,25 @@ def where(path) -> str:
     return text.lstrip(".") or "top level"
 
 
+def schema() -> dict:
+    """The config schema with the registry's benchmarks and, per benchmark, its games as the allowed names."""
+    result = yaml.safe_load(SCHEMA.read_text())
+    game_lists, smoke_lists = {}, {}
+    for name in envs.benchmarks():
+        names = envs.games(name)
+        game = {"enum": list(names)} if names is not None else {"type": "string"}
+        game_lists[name] = {"$ref": "#/$defs/benchmark", "properties": {"games": {"items": game}}}
+        smoke_lists[name] = {"$ref": "#/$defs/game_list", "items": game}
+    benchmarks = result["properties"]["benchmarks"]
+    benchmarks["propertyNames"] = {"enum": envs.benchmarks()}
+    benchmarks["properties"] = game_lists
+    result["properties"]["smoke"]["properties"]["games"]["properties"] = smoke_lists
+    return result
+
+
 def config_error(cfg: dict) -> str | None:
     """`config: <key>: <what is wrong> (<what is allowed>)` for the first bad key of `cfg`, or None if it is valid."""
-    schema = yaml.safe_load(SCHEMA.read_text())
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(cfg))
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema()).iter_errors(cfg))
     if error is None:
         return None
     hint = error.schema.get("description", "") if isinstance(error.schema, dict) else ""

@@ -8,9 +8,11 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
+sys.path.insert(0, str(Path(workflow.basedir)))  # this checkout's m3 package (the env registry)
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "lib"))
 from config_check import config_error  # noqa: E402  (workflow/lib: plain modules the tests import too)
 from dvc_stages import smoke_command, smoke_outputs  # noqa: E402
+from m3 import envs  # noqa: E402
 
 DVC_YAML = Path(workflow.basedir) / "dvc.yaml"
 
@@ -36,10 +38,10 @@ def benchmarks() -> list[str]:
 
 
 def games(benchmark: str) -> list[str]:
-    """The games of `benchmark` at this scale; smoke runs its `smoke.games` entry, else the first game."""
-    if smoke():
-        return config["smoke"]["games"].get(benchmark, config["benchmarks"][benchmark]["games"][:1])
-    return config["benchmarks"][benchmark]["games"]
+    """The games of `benchmark` at this scale: its `games` entry, or every game the env registry lists for it;
+    smoke runs its `smoke.games` entry, else the first game."""
+    listed = config["benchmarks"][benchmark].get("games") or list(envs.games(benchmark))
+    return config["smoke"]["games"].get(benchmark, listed[:1]) if smoke() else listed
 
 
 def seeds() -> list[int]:
