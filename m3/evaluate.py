@@ -39,6 +39,7 @@ from m3.metrics import learning_curve
 from m3.schedule import eval_env_seeds
 from m3.version import code_version
 from m3.weights import LoadedWeights, load_agent
+from m3.writable import unwritable_reason
 
 USAGE = __doc__
 KEYS = ("run_dir", "episodes", "envs", "weights", "out", "seed", "device")
@@ -107,6 +108,8 @@ def parse_args(argv: list[str]) -> EvaluateArgs:
         args.out = args.run_dir / "scores.json"
     if args.out.is_dir():
         raise UsageError(f"out={str(args.out)!r} is a folder; give a file path")
+    if (reason := unwritable_reason(args.out.parent)) is not None:
+        raise UsageError(f"out={str(args.out)!r} cannot be written: {reason}; nothing was played")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("device=cuda but no CUDA device is available; use device=cpu")
     return args
@@ -117,7 +120,17 @@ def sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def play(args: EvaluateArgs, agent: Agent, loaded: LoadedWeights, start: float) -> dict[str, Any]:
+def run_curve(run_dir: Path | None) -> dict[str, list]:
+    """The run's learning curve, read before any episode is played; a damaged metrics.jsonl is a UsageError."""
+    try:
+        return learning_curve(run_dir)
+    except (ValueError, OSError) as e:  # json.JSONDecodeError is a ValueError
+        raise UsageError(f"{run_dir}/metrics.jsonl cannot be read ({e}); resume the run with m3.train (same "
+                         "command) to rewrite it, or remove its damaged last line") from e
+
+
+def play(args: EvaluateArgs, agent: Agent, loaded: LoadedWeights, curve: dict[str, list],
+         start: float) -> dict[str, Any]:
     """Play the protocol with a loaded agent and return the scores record."""
     cfg = loaded.cfg
     default_episodes, default_envs = PROTOCOL.get(
@@ -137,7 +150,7 @@ def play(args: EvaluateArgs, agent: Agent, loaded: LoadedWeights, start: float) 
             "lengths": [r.length for r in results], "mean_return": sum(returns) / len(returns),
             "num_episodes": len(results), "temperature": temperature, "checkpoint": str(loaded.path),
             "checkpoint_sha256": sha256(loaded.path), "epoch": loaded.epoch, "code_version": code_version(),
-            "seconds": time.time() - start, "curve": learning_curve(args.run_dir)}
+            "seconds": time.time() - start, "curve": curve}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,12 +161,19 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     try:
         args = parse_args(argv)
+        curve = run_curve(args.run_dir)
         agent, loaded = load_agent(args.weights or args.run_dir, args.device)
     except (UsageError, CheckpointError, ConfigError) as e:
         print(f"m3.evaluate: error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
-    scores = play(args, agent, loaded, start)
-    atomic_write_text(json.dumps(scores, indent=1) + "\n", args.out)
+    scores = play(args, agent, loaded, curve, start)
+    try:
+        atomic_write_text(json.dumps(scores, indent=1) + "\n", args.out)
+    except OSError as e:
+        print(f"m3.evaluate: error: writing {e.filename or args.out} failed: {e.strerror}; nothing was written "
+              "and the run's checkpoints and weights are intact (this command only reads them): free the space "
+              "or fix the path, then rerun", file=sys.stderr)
+        return 1
     print(f"m3.evaluate: mean return {scores['mean_return']:.2f} over {scores['num_episodes']} episodes "
           f"({scores['seconds']:.0f} s); wrote {args.out}")
     return 0

@@ -10,13 +10,11 @@ message naming the value (design §7.3).
 from __future__ import annotations
 
 import json
-import os
 import platform
 import shutil
 import socket
 import sys
 import time
-from pathlib import Path
 
 import torch
 
@@ -26,6 +24,7 @@ from m3.config import ConfigError, M3Config, from_yaml, load_config, to_dict, to
 from m3.models.tokenizers.lpips import WeightsFileError
 from m3.trainer import NonFiniteLossError, Trainer
 from m3.version import code_version
+from m3.writable import unwritable_reason
 
 USAGE = __doc__
 START_ERRORS = (ConfigError, RunInUseError, CheckpointError, WeightsFileError, OSError)
@@ -66,19 +65,6 @@ def check_same_config(cfg: M3Config, run: RunDir) -> None:
     if diffs:
         raise ConfigError(f"{run.root} holds a run with another config ({'; '.join(diffs)}); rerun with the run's "
                           f"values (they are in {run.config}) or start fresh with another run_dir")
-
-
-def check_writable(root: Path) -> None:
-    """`root` is (or can be created as) a writable folder."""
-    if root.exists() and not root.is_dir():
-        raise ConfigError(f"run_dir={root} is not a folder; give a folder path")
-    parent = root
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ConfigError(f"run_dir={root} cannot be created: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"run_dir={root} is not writable ({parent} is read-only for this user)")
 
 
 def prepare_run(cfg: M3Config, run: RunDir) -> None:
@@ -133,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         if cfg.device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("device=cuda but no CUDA device is available; use device=cpu")
         run = RunDir(cfg.run_dir)
-        check_writable(run.root)
+        if (reason := unwritable_reason(run.root)) is not None:
+            raise ConfigError(f"run_dir={run.root} cannot hold a run: {reason}")
         check_same_config(cfg, run)
         if run.is_done:
             print(f"{run.root} is finished ({run.done} exists); nothing to do.")

@@ -3,6 +3,7 @@ the run folder unchanged (or never created). Most cases call the entry point's m
 real `python -m m3.train` to show the same through the command line."""
 
 import hashlib
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -195,4 +196,35 @@ def test_a_read_only_run_folder_is_named(tmp_path, capsys):
         assert main([f"run_dir={root}", *SMOKE]) == 2
     finally:
         root.chmod(0o700)
-    assert "is not writable" in capsys.readouterr().err and list(root.iterdir()) == []
+    assert "Permission denied" in capsys.readouterr().err and list(root.iterdir()) == []
+
+
+def torn_metrics(tmp: Path, trained: Path) -> Path:
+    root = copy_of(trained, tmp)
+    with (root / "metrics.jsonl").open("a") as f:
+        f.write('{"epoch": 2, "durat')  # a write cut short
+    return root
+
+
+# m3.evaluate: (id, setup(tmp, trained) -> run folder, extra arguments(tmp), text the error line must contain)
+EVALUATE_CASES = [
+    ("out-under-a-file", lambda tmp, t: copy_of(t, tmp), lambda tmp: [f"out={file_in_the_way(tmp)}/scores.json"],
+     "is not a folder; nothing was played"),
+    ("out-in-a-missing-folder-under-a-file", lambda tmp, t: copy_of(t, tmp),
+     lambda tmp: [f"out={file_in_the_way(tmp)}/a/b/scores.json"], "is not a folder"),
+    ("torn-metrics-line", torn_metrics, lambda tmp: [], "metrics.jsonl cannot be read"),
+]
+
+
+@pytest.mark.parametrize("setup, extra, needle", [c[1:] for c in EVALUATE_CASES], ids=[c[0] for c in EVALUATE_CASES])
+def test_evaluate_checks_its_output_and_the_metrics_before_playing(setup, extra, needle, tmp_path, trained, capsys):
+    from m3.evaluate import main as evaluate
+
+    (tmp_path / "runs").mkdir()
+    root = setup(tmp_path / "runs", trained)
+    before = snapshot(root)
+    assert evaluate([f"run_dir={root}", "episodes=1", "envs=1", *extra(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("m3.evaluate: error: ") and err.count("\n") == 1 and needle in err, err
+    assert multiprocessing.active_children() == []  # no test env was started
+    assert snapshot(root) == before
