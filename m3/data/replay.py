@@ -15,7 +15,7 @@ the sample key of the prioritized table (§6.4, D4).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Callable, Iterable, Literal, Mapping
 
 import torch
 from torch import Tensor
@@ -150,42 +150,49 @@ class ReplayStore:
         return self.directory
 
     def segment(self, episode_id: int, start: int, length: int, padding: Padding) -> dict[str, Any]:
-        """Rows [start, start + length) of one episode, padded with zeros where outside it (mask False).
+        """Rows [start, start + length) of one episode, padded with zeros where outside it (mask False): the batch
+        of the one key (episode_id, start) without its leading B.
 
         padding "right": 0 <= start < len(episode); "left": 1 <= start + length <= len(episode).
         Returns {"obs": {name: (L, *shape)}, "actions": (L[, A]), "rewards": (L,), "ends": (L,),
         "mask_padding": (L,), "id": (episode_id, start)}.
         """
+        batch = self.collate([(episode_id, start)], length, padding)
+        tensors = {k: v[0] for k, v in batch.items() if torch.is_tensor(v)}
+        return {"obs": {name: v[0] for name, v in batch["obs"].items()}, **tensors, "id": batch["ids"][0]}
+
+    def collate(self, keys: Iterable[Key], length: int, padding: Padding) -> dict[str, Any]:
+        """The batch of segments `keys` (layout: docs/interfaces.md, "Batches"): segment b's rows copied straight
+        into row b of each zero-filled (B, L, ...) tensor, the keys as the list `ids`."""
+        ids = [(episode_id, start) for episode_id, start in keys]
+        windows = [self._window(episode_id, start, length, padding) for episode_id, start in ids]
+        first = windows[0][0]
+
+        def gather(field: Callable[[Episode], Tensor]) -> Tensor:
+            like = field(first)
+            out = like.new_zeros(len(ids), length, *like.shape[1:])  # (B, L, ...)
+            for b, ((episode, lo, hi), (_, start)) in enumerate(zip(windows, ids)):
+                out[b, lo - start : hi - start] = field(episode)[lo:hi]
+            return out
+
+        return {
+            "obs": {name: gather(lambda e, name=name: e.observations[name]) for name in first.observations},
+            "actions": gather(lambda e: e.actions),
+            "rewards": gather(lambda e: e.rewards),
+            "ends": gather(lambda e: e.ends),
+            "mask_padding": gather(lambda e: e.mask_padding),
+            "ids": ids,
+        }
+
+    def _window(self, episode_id: int, start: int, length: int, padding: Padding) -> tuple[Episode, int, int]:
+        """The episode of segment (episode_id, start) and the rows [lo, hi) of it that exist (see `segment`)."""
         episode = self._episodes[episode_id]
         n, end = len(episode), start + length
         if padding == "right" and not 0 <= start < n:
             raise ValueError(f"right-padded segment must start inside the episode: start {start}, {n} rows")
         if padding == "left" and not 1 <= end <= n:
             raise ValueError(f"left-padded segment must end inside the episode: end {end}, {n} rows")
-        lo, hi = max(start, 0), min(end, n)  # the rows that exist
-
-        def take(t: Tensor) -> Tensor:
-            out = t.new_zeros(length, *t.shape[1:])
-            out[lo - start : hi - start] = t[lo:hi]
-            return out
-
-        return {
-            "obs": {name: take(t) for name, t in episode.observations.items()},
-            "actions": take(episode.actions),
-            "rewards": take(episode.rewards),
-            "ends": take(episode.ends),
-            "mask_padding": take(episode.mask_padding),
-            "id": (episode_id, start),
-        }
-
-    def collate(self, keys: Iterable[Key], length: int, padding: Padding) -> dict[str, Any]:
-        """The batch of segments `keys` (layout: docs/interfaces.md, "Batches"): each segment's tensors stacked
-        along a new leading B, the keys as the list `ids`."""
-        segments = [self.segment(episode_id, start, length, padding) for episode_id, start in keys]
-        batch = {k: torch.stack([s[k] for s in segments]) for k in ("actions", "rewards", "ends", "mask_padding")}
-        return {"obs": {name: torch.stack([s["obs"][name] for s in segments]) for name in segments[0]["obs"]},
-                **batch, "ids": [s["id"] for s in segments]}
-
+        return episode, max(start, 0), min(end, n)
 
 def _cut(episode: Episode, rows: int) -> Episode:
     """The first `rows` rows, the last one with the zero action, reward and end of a newest observation."""
