@@ -12,9 +12,9 @@ import re
 
 from torch import Tensor
 
-from m3.convert import actor_critic, tokenizer, world_model
+from m3.convert import tokenizer, world_model
 from m3.convert.official import COMPONENTS, read_official, split_components
-from m3.convert.rules import ConversionError, apply_rules
+from m3.convert.rules import ConversionError, apply_rules, keymap
 from m3.envs.spec import MODALITIES
 
 __all__ = ["ConversionError", "convert", "official_benchmark", "read_official", "split_components"]
@@ -42,8 +42,8 @@ def official_benchmark(parts: dict[str, dict[str, Tensor]]) -> str:
 def convert(parts: dict[str, dict[str, Tensor]], agent) -> dict[str, Tensor]:
     """Official component state dicts → a state dict for `agent` (an `m3.agent.Agent`), in its key order and
     dtypes."""
-    rules = {"tokenizer": tokenizer.rules(agent.tokenizer.image), "world_model": world_model.RULES,
-             "actor_critic": actor_critic.RULES}
+    rules = {"tokenizer": tokenizer.rules(agent.tokenizer.image), "world_model": keymap("world_model"),
+             "actor_critic": keymap("actor_critic")}
     mapped: dict[str, Tensor] = {}
     for component in COMPONENTS:
         for key, value in apply_rules(parts[component], rules[component], component).items():

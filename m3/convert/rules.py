@@ -2,17 +2,25 @@
 
 A component's mapping is a list of `Rule`s: a regular expression over the official key (without its
 component prefix) and the m3 key it becomes (`re` replacement syntax), or `None` for an official
-tensor m3 has no use for (dropped). `Merge` joins several official
-tensors into one m3 tensor. `apply_rules` raises `ConversionError` naming the first key no rule maps.
+tensor m3 has no use for (dropped). `Merge` concatenates several official tensors into one m3 tensor.
+The world model's and the actor-critic's tables are data (`keymaps.toml`, read by `keymap`); the image
+tokenizer's are built from its layer lists (m3/convert/tokenizer.py). `apply_rules` raises
+`ConversionError` naming the first key no rule maps.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Sequence
+import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import torch
 from torch import Tensor
+
+KEYMAPS = Path(__file__).with_name("keymaps.toml")
 
 
 class ConversionError(ValueError):
@@ -27,11 +35,19 @@ class Rule:
 
 @dataclass(frozen=True)
 class Merge:
-    """Official keys matching `pattern` (group 1 = an integer index) are joined in index order by `join`."""
+    """Official keys matching `pattern` (group 1 = an integer index), concatenated in index order."""
 
     pattern: str
     target: str
-    join: Callable[[list[Tensor]], Tensor]
+
+
+@functools.cache
+def keymap(component: str) -> tuple[Rule | Merge, ...]:
+    """The rules of `component` (`world_model` or `actor_critic`) from keymaps.toml: drops, joins, renames."""
+    table = tomllib.loads(KEYMAPS.read_text())[component]
+    return (*(Rule(pattern, None) for pattern in table.get("drop", [])),
+            *(Merge(pattern, target) for pattern, target in table.get("join", [])),
+            *(Rule(pattern, target) for pattern, target in table.get("rename", [])))
 
 
 def apply_rules(state: dict[str, Tensor], rules: Sequence[Rule | Merge], component: str) -> dict[str, Tensor]:
@@ -53,5 +69,5 @@ def apply_rules(state: dict[str, Tensor], rules: Sequence[Rule | Merge], compone
     for rule in rules:
         if isinstance(rule, Merge) and rule.target in merged:
             parts = sorted(merged[rule.target], key=lambda p: p[0])
-            out[rule.target] = rule.join([t for _, t in parts])
+            out[rule.target] = torch.cat([t for _, t in parts])
     return out
