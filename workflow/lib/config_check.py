@@ -49,3 +49,21 @@ def config_error(cfg: dict) -> str | None:
         missing = [key for key in error.validator_value if key not in error.instance]
         hint = error.schema.get("properties", {}).get(missing[0], {}).get("description", "")
     return f"config: {where(error.absolute_path)}: {error.message}" + (f" ({hint})" if hint else "")
+
+
+def typed_overrides(overrides: dict) -> dict:
+    """The list and mapping values of `snakemake --config`, re-read as YAML: Snakemake parses them with YAML's
+    BaseLoader, which makes every element a string (`seeds=[0,1]` gives ['0', '1']); here numbers and booleans
+    become numbers and booleans again. Top-level scalars are typed by Snakemake already and are left out."""
+    return {key: _typed(value) for key, value in overrides.items() if isinstance(value, (list, dict))}
+
+
+def _typed(value):
+    if isinstance(value, dict):
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    if isinstance(value, str):
+        parsed = yaml.safe_load(value) if value else value
+        return parsed if isinstance(parsed, (bool, int, float)) else value
+    return value

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import yaml
 from snakemake.exceptions import WorkflowError
+from snakemake.utils import update_config
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 sys.path.insert(0, str(Path(workflow.basedir)))  # this checkout's m3 package (the env registry)
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "lib"))
-from config_check import config_error  # noqa: E402  (workflow/lib: plain modules the tests import too)
+from config_check import config_error, typed_overrides  # noqa: E402  (workflow/lib: plain modules the tests import too)
 from dvc_stages import smoke_command, smoke_outputs  # noqa: E402
 from m3 import envs  # noqa: E402
 
@@ -18,7 +19,9 @@ DVC_YAML = Path(workflow.basedir) / "dvc.yaml"
 
 
 def check_config(cfg: dict) -> None:
-    """Stop at parse time with one line naming the first bad key of `cfg`."""
+    """Type the lists given with `--config` (`seeds=[0,1]`), then stop at parse time with one line naming the
+    first bad key of `cfg`."""
+    update_config(cfg, typed_overrides(dict(workflow.config_settings.config)))
     error = config_error(cfg)
     if error is not None:
         raise WorkflowError(error)

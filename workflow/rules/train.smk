@@ -2,15 +2,19 @@
 
 A job cut short (time limit, preemption, scancel, node failure) is resubmitted by Snakemake (`--retries`) or
 requeued by SLURM (`--requeue`) and continues from the run's last checkpoint; `metrics.jsonl` keeps the
-history across attempts. On a workstation the job first takes a GPU slot (workflow/scripts/gpu_slot.py).
+history across attempts. `{log}` holds the latest attempt (Snakemake deletes a job's log before each try); every
+attempt is also appended, under a header line, to `<log>.attempts` beside it, which Snakemake leaves alone. On a
+workstation the job first takes a GPU slot (workflow/scripts/gpu_slot.py).
 """
+
+TRAIN_LOG = f"{RESULTS}/logs/train/{{benchmark}}/{{game}}/seed{{seed}}.log"
 
 
 rule train:
     output:
         done_file("{benchmark}", "{game}", "{seed}"),
     log:
-        f"{RESULTS}/logs/train/{{benchmark}}/{{game}}/seed{{seed}}.log",
+        TRAIN_LOG,
     benchmark:
         f"{RESULTS}/logs/train/{{benchmark}}/{{game}}/seed{{seed}}.benchmark.tsv"
     params:
@@ -20,15 +24,20 @@ rule train:
         scale=config["scale"],
         device=device(),
         wandb=wandb_mode(),
+        attempts=lambda w: TRAIN_LOG.format(benchmark=w.benchmark, game=w.game, seed=w.seed) + ".attempts",
     threads: resource("train", "cpus")
     resources:
         gpu=resource("train", "gpu"),
         mem_mb=resource("train", "mem_mb"),
         runtime=resource("train", "runtime"),
+        attempt=lambda wildcards, attempt: attempt,  # Snakemake's try number, for the attempts log
     container:
         config["container"]
     shell:
+        "{{ "  # Snakemake runs this under `set -euo pipefail`: the job fails when m3.train does
+        'echo "== m3.train attempt {resources.attempt} (SLURM restart ${{SLURM_RESTART_COUNT:-0}}) on $(hostname) at '
+        '$(date -u +%Y-%m-%dT%H:%M:%SZ) =="; '
         "{params.python} workflow/scripts/gpu_slot.py --gpus {resources.gpu} -- "
         "{params.python} -m m3.train benchmark={wildcards.benchmark} env.game={wildcards.game} seed={wildcards.seed} "
         "run_dir={params.run_dir} scale={params.scale} device={params.device} wandb.mode={params.wandb} "
-        "{params.overrides} > {log} 2>&1"
+        "{params.overrides} 2>&1; }} | tee -a {params.attempts} > {log}"
