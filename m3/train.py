@@ -15,6 +15,7 @@ import shutil
 import socket
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -102,10 +103,13 @@ def start(cfg: M3Config, run: RunDir) -> Trainer:
         raise
 
 
-def error_line(e: BaseException) -> str:
-    """One line for a start or I/O error, naming the file where the error has one."""
+def error_line(e: BaseException, root: Path | None = None) -> str:
+    """One line for a start or I/O error, naming the file where the error has one (else the run folder `root`:
+    a failed write() of a full disk names no file)."""
     if isinstance(e, OSError) and e.filename is not None:
         return f"{e.filename}: {e.strerror}"
+    if isinstance(e, OSError) and e.strerror and root is not None:
+        return f"{e.strerror} while writing in {root}"
     return str(e).replace("\n", " ")
 
 
@@ -139,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"m3.train: error: {e}", file=sys.stderr)
         return 1
     except OSError as e:
-        print(f"m3.train: error: {error_line(e)}; the last committed checkpoint is intact: free the space or fix "
-              "the permissions, then rerun the same command to resume", file=sys.stderr)
+        print(f"m3.train: error: {error_line(e, run.root)}; the last committed checkpoint is intact: free the space "
+              "or fix the permissions, then rerun the same command to resume", file=sys.stderr)
         return 1
     print(f"m3.train: done. final return {final['final/return']:.2f} over {final['final/#episodes']} episodes; "
           f"run folder: {run.root}")

@@ -2,6 +2,7 @@
 the run folder unchanged (or never created). Most cases call the entry point's main() in-process; a few run the
 real `python -m m3.train` to show the same through the command line."""
 
+import errno
 import hashlib
 import multiprocessing
 import os
@@ -228,3 +229,43 @@ def test_evaluate_checks_its_output_and_the_metrics_before_playing(setup, extra,
     assert err.startswith("m3.evaluate: error: ") and err.count("\n") == 1 and needle in err, err
     assert multiprocessing.active_children() == []  # no test env was started
     assert snapshot(root) == before
+
+
+def test_io_errors_name_the_path_or_else_the_run_folder():
+    from m3.train import error_line
+
+    assert error_line(OSError(errno.ENOSPC, "No space left on device", "/r/last.pt")) == \
+        "/r/last.pt: No space left on device"
+    assert error_line(OSError(errno.ENOSPC, "No space left on device"), Path("/r")) == \
+        "No space left on device while writing in /r"
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KiB tmpfs filled to the last byte (needs the right to mount; skipped elsewhere)."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        with (mount / "filler").open("wb", buffering=0) as f, pytest.raises(OSError, match="No space left"):
+            while True:
+                f.write(b"\0" * 4096)
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_stops_train_and_evaluate_before_any_work(full_disk, trained, capsys):
+    from m3.evaluate import main as evaluate
+
+    before = snapshot(trained)
+    assert evaluate([f"run_dir={trained}", "episodes=1", "envs=1", f"out={full_disk}/scores.json"]) == 2
+    assert main([f"run_dir={full_disk}/run", *SMOKE]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("m3.evaluate: error: out=") and err[0].endswith(
+        f"cannot be written: {full_disk}: No space left on device; nothing was played")
+    assert err[1] == f"m3.train: error: run_dir={full_disk}/run cannot hold a run: {full_disk}: No space left on device"
+    assert multiprocessing.active_children() == [] and snapshot(trained) == before
+    assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]
