@@ -12,7 +12,8 @@ reset seed `derive_seed(run seed, "evaluate", seed, j)` (`m3.envs.seeding`), sha
 evaluation and no other run; actions are sampled with a generator seeded with `seed`.
 
 Arguments are plain `key=value` pairs (not Hydra overrides). Bad input gets one line on stderr naming
-the value and exit status 2, before any env starts.
+the value and exit status 2, before any env starts: that includes an `out` that cannot take a file (probed with
+m3.writable: a file in the way, read-only, a full disk) and a run whose metrics.jsonl cannot be read.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ def parse_args(argv: list[str]) -> EvaluateArgs:
     if args.out.is_dir():
         raise UsageError(f"out={str(args.out)!r} is a folder; give a file path")
     if (reason := unwritable_reason(args.out.parent)) is not None:
-        raise UsageError(f"out={str(args.out)!r} cannot be written: {reason}; nothing was played")
+        raise UsageError(f"out={str(args.out)!r} cannot be written: {reason}; nothing was played, the run "
+                         "is untouched")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("device=cuda but no CUDA device is available; use device=cpu")
     return args

@@ -265,7 +265,7 @@ def test_a_full_disk_stops_train_and_evaluate_before_any_work(full_disk, trained
     assert main([f"run_dir={full_disk}/run", *SMOKE]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("m3.evaluate: error: out=") and err[0].endswith(
-        f"cannot be written: {full_disk}: No space left on device; nothing was played")
+        f"cannot be written: {full_disk}: No space left on device; nothing was played, the run is untouched")
     assert err[1] == f"m3.train: error: run_dir={full_disk}/run cannot hold a run: {full_disk}: No space left on device"
     assert multiprocessing.active_children() == [] and snapshot(trained) == before
     assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]
