@@ -42,7 +42,9 @@ def token_cross_entropy(logits: Tensor, targets: Tensor, vocabs: tuple[int, ...]
 def sample_tokens(logits: Tensor, vocabs: tuple[int, ...], temperature: float = 1.0) -> Tensor:
     """Sample (...,) int64 for one column, (..., F) with every column drawn independently."""
     draws = [
-        torch.distributions.Categorical(logits=col / temperature).sample() for col in split_columns(logits, vocabs)
+        # validate_args=False: the same draws, without the argument check that waits for the device
+        torch.distributions.Categorical(logits=col / temperature, validate_args=False).sample()
+        for col in split_columns(logits, vocabs)
     ]
     return draws[0] if len(vocabs) == 1 else torch.stack(draws, dim=-1)
 

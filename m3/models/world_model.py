@@ -241,7 +241,7 @@ class WorldModel(nn.Module):
         state, pred = self.imagine_predict(state, actions)
         tokens = self.obs_heads.sample(pred.obs)
         reward = self.reward_head.predict(pred.reward)
-        done = torch.distributions.Categorical(logits=pred.done).sample().bool()
+        done = torch.distributions.Categorical(logits=pred.done, validate_args=False).sample().bool()  # no sync
         intrinsic = reward.new_zeros(reward.shape)
         if self.ensemble is not None:
             intrinsic = self.ensemble.intrinsic_reward(pred.features)

@@ -174,3 +174,13 @@ def test_reward_head_bias_init_and_prediction():
     logits[100] = 0.0
     centre = head.hl_gauss.centres[100]
     assert head.predict(logits).item() == pytest.approx(symexp(centre).item(), rel=1e-5)
+
+
+def test_sampled_tokens_are_the_draws_of_a_validated_categorical():
+    logits = torch.randn(5, 3, 7 + 4)  # two columns, vocabularies 7 and 4
+    torch.manual_seed(3)
+    got = sample_tokens(logits, (7, 4))
+    torch.manual_seed(3)
+    want = [torch.distributions.Categorical(logits=col, validate_args=True).sample()
+            for col in (logits[..., :7], logits[..., 7:])]
+    assert torch.equal(got, torch.stack(want, dim=-1))
