@@ -1,7 +1,8 @@
 """Crash-safe writes: a file is either its old content or its new content, never a torn mix (design §7.3).
 
-Each write goes to a temporary file in the same folder, is flushed and fsync'ed, then renamed over the
-target; the folder is fsync'ed so the rename itself survives a power cut.
+Each write goes to a temporary file `.<name>.<random>.tmp` in the same folder (mode 0666 less the umask,
+like any other file), is flushed and fsync'ed, then renamed over the target; the folder is fsync'ed so the
+rename itself survives a power cut. A crash can leave such a temp file behind; `remove_temp_files` deletes them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ def _atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -25,11 +27,28 @@ def _atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """fsync a folder, so the renames and links made in it survive a power cut."""
+    dir_fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def remove_temp_files(folder: str | os.PathLike) -> None:
+    """Delete the temp files that interrupted atomic writes left directly in `folder`."""
+    for tmp in Path(folder).glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:

@@ -89,6 +89,11 @@ class EvaluationConfig:
 
 
 @dataclass
+class CheckpointConfig:
+    every_minutes: float = 30.0  # also checkpoint at the end of an epoch once this long has passed (§7.3)
+
+
+@dataclass
 class ReplayConfig:
     max_ram_gb: float = MISSING  # the train replay keeps at most this many GiB of episodes in RAM (§7.2)
 
@@ -108,6 +113,7 @@ class M3Config:
     epochs: int = MISSING
     float32_matmul_precision: str = MISSING
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
     tokenizer: ImageTokenizerConfig = field(default_factory=ImageTokenizerConfig)
     world_model: WorldModelConfig = field(default_factory=WorldModelConfig)

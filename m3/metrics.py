@@ -1,8 +1,9 @@
 """The one logger: every record goes to `<run_dir>/metrics.jsonl` and, when enabled, to wandb (design §7.4).
 
 A record is a flat dict of numbers with its `epoch`; keys follow the wandb names of §7.4
-(`world_model/train/loss_obs`, `test_dataset/return`, ...). The file is appended across resumes, so a
-resumed run's history continues where it stopped.
+(`world_model/train/loss_obs`, `test_dataset/return`, ...). The file is appended across resumes; a resume
+first cuts it back to its checkpoint (`cut_metrics`), so each epoch appears once and a resumed run's history
+continues where its checkpoint stopped (design §7.3).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 import math
 from pathlib import Path
 from typing import Any
+
+from m3.atomic import atomic_write_text
 
 
 class MetricsLogger:
@@ -49,6 +52,15 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def cut_metrics(run_dir: Path, epoch: int) -> None:
+    """Keep only the records of epochs <= `epoch` (the checkpoint a run resumes from), atomically; the final
+    record goes too (a run that resumes has not finished)."""
+    records = read_metrics(run_dir)
+    kept = [r for r in records if r["epoch"] <= epoch and not any(k.startswith("final/") for k in r)]
+    if len(kept) != len(records):
+        atomic_write_text("".join(json.dumps(r) + "\n" for r in kept), Path(run_dir) / "metrics.jsonl")
 
 
 def learning_curve(run_dir: Path | None) -> dict[str, list]:

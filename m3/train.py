@@ -23,18 +23,20 @@ from m3.atomic import atomic_write_text
 from m3.checkpoint import CheckpointError, RunDir, RunInUseError
 from m3.config import ConfigError, M3Config, from_yaml, load_config, to_dict, to_yaml
 from m3.models.tokenizers.lpips import WeightsFileError
-from m3.trainer import NonFiniteLossError, Trainer
+from m3.trainer import NonFiniteLossError, StopRequested, Trainer
 from m3.version import code_version
 from m3.writable import unwritable_reason
 
 USAGE = __doc__
 START_ERRORS = (ConfigError, RunInUseError, CheckpointError, WeightsFileError, OSError)
+EX_TEMPFAIL = 75  # stopped by SIGTERM/SIGINT after a checkpoint: rerun to resume (SLURM requeues on it)
 
 
 def _identity(cfg: M3Config) -> dict:
-    """The config without the settings that may change between resumes (device, wandb, the folder's own path)."""
+    """The config without the settings that may change between resumes (device, wandb, checkpoint cadence, the
+    folder's own path)."""
     d = to_dict(cfg)
-    d.pop("device"), d.pop("wandb"), d.pop("run_dir")
+    d.pop("device"), d.pop("wandb"), d.pop("run_dir"), d.pop("checkpoint")
     return d
 
 
@@ -46,7 +48,8 @@ def _flat(tree: dict, prefix: str = "") -> dict:
 
 
 def config_differences(old: M3Config, new: M3Config) -> list[str]:
-    """`key: <old> in the run, <new> now` for each key whose value differs (device, wandb and run_dir aside)."""
+    """`key: <old> in the run, <new> now` for each key whose value differs (device, wandb, checkpoint and
+    run_dir aside)."""
     a, b = _flat(_identity(old)), _flat(_identity(new))
     keys = sorted(a.keys() | b.keys())
     return [f"{k}: {a.get(k)!r} in the run, {b.get(k)!r} now" for k in keys if a.get(k) != b.get(k)]
@@ -146,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"m3.train: error: {error_line(e, run.root)}; the last committed checkpoint is intact: free the space "
               "or fix the permissions, then rerun the same command to resume", file=sys.stderr)
         return 1
+    except StopRequested as e:
+        print(f"m3.train: {e}", file=sys.stderr)
+        return EX_TEMPFAIL
     print(f"m3.train: done. final return {final['final/return']:.2f} over {final['final/#episodes']} episodes; "
           f"run folder: {run.root}")
     return 0

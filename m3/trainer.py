@@ -3,16 +3,24 @@
 Components train one after the other with their own AdamW optimisers and start epochs; each
 component's loss sees the others in eval mode. Everything a resumed run needs — weights, optimisers,
 the replay on disk, priorities, the return scaler, RNG states, the collector — is checkpointed every
-`evaluation.every` epochs, so rerunning with the same run folder continues where the last checkpoint
-left off and a finished run (`done`) is not run again.
+`evaluation.every` epochs, at the end of an epoch once `checkpoint.every_minutes` have passed since the last
+one, and when SIGTERM/SIGINT asks the run to stop, so rerunning with the same run folder continues where the
+last checkpoint left off and a finished run (`done`) is not run again (design §7.3).
+
+A stop request only sets a flag; it is honoured at the next safe point — after collection, after any
+component step, or at the end of the epoch — by a checkpoint that records the position inside the epoch
+(`progress`), so the resumed run repeats no completed step and ends bit-identical to an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import signal
+import threading
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -27,9 +35,11 @@ from m3.data import PrioritizedSampler, ReplayStore, sample_uniform
 from m3.envs import registry
 from m3.envs.parallel import ParallelEnvs
 from m3.envs.seeding import derive_seed
+from m3.data.replay import ReplayFileError
 from m3.evaluation import episode_metrics, eval_losses, play_episodes
+from m3.faults import reached
 from m3.media import MediaDir, save_episode, save_reconstructions
-from m3.metrics import MetricsLogger
+from m3.metrics import MetricsLogger, cut_metrics
 from m3.rl.returns import ReturnScaler
 from m3.schedule import epoch_plan, eval_env_seeds, evaluation_seeds
 from m3.speed import compile_agent
@@ -53,6 +63,20 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
+
+
+class StopRequested(Exception):
+    """SIGTERM or SIGINT stopped the run after a checkpoint at a safe point; rerunning resumes it."""
+
+    def __init__(self, signum: int, epoch: int) -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name} in epoch {epoch}; a checkpoint was written, "
+                         "rerun the same command to resume")
+        self.signum, self.epoch = signum, epoch
+
+
+def _new_progress(epoch: int) -> dict[str, Any]:
+    """Position inside an epoch: phase 0 collect, 1-3 the components; `step` done in the current component."""
+    return {"epoch": epoch, "phase": 0, "step": 0, "record": {}, "sums": {}, "grad_norms": [], "elapsed": 0.0}
 
 
 class Trainer:
@@ -79,8 +103,12 @@ class Trainer:
         self.media.create()
         self.test_envs: ParallelEnvs | None = None  # started at the first evaluation, closed by finish()
         self.start_epoch, self.best_eval, self.epoch_of_best = 1, -math.inf, 0
+        self.progress: dict[str, Any] | None = None  # where a stopped epoch resumes
+        self.stop_signal: int | None = None
+        self.last_checkpoint = time.monotonic()
         if run.has_checkpoint():
             self._restore()
+        cut_metrics(run.root, self.start_epoch - 1)  # records after the checkpoint are written again
         self.logger = MetricsLogger(run.root, cfg.wandb.mode, cfg.wandb.project,
                                     run_name=f"{cfg.benchmark}-{cfg.env.game}-seed{cfg.seed}", config=to_dict(cfg))
 
@@ -96,7 +124,10 @@ class Trainer:
                                   f"({str(e).splitlines()[0]}); it belongs to another run: use that run's config, "
                                   "or another run_dir") from e
         trainer = state["trainer"]
-        self.store.load(manifest=trainer["replay_manifest"])
+        try:
+            self.store.load(manifest=trainer["replay_manifest"])
+        except ReplayFileError as e:
+            raise CheckpointError(str(e)) from e
         self.sampler.load_state_dict(trainer["sampler"])
         self.scaler.load_state_dict(trainer["return_scaler"])
         self.collector.load_state_dict(trainer["collector"])
@@ -105,9 +136,11 @@ class Trainer:
         meta = state["metadata"]
         self.start_epoch = meta["epoch"] + 1
         self.best_eval, self.epoch_of_best = meta["best_eval_score"], meta["epoch_of_best_score"]
+        self.progress = meta.get("progress")
 
-    def _checkpoint(self, epoch: int, best: bool) -> None:
-        self.store.save()
+    def _checkpoint(self, epoch: int, best: bool, progress: dict[str, Any] | None = None) -> None:
+        """Commit a checkpoint of `epoch` (completed), or of the position `progress` inside the next one."""
+        self.store.save(keep_evicted=True)  # the previous commit may still list the evicted episodes
         trainer = {"replay_manifest": self.store.manifest(), "sampler": self.sampler.state_dict(),
                    "return_scaler": self.scaler.state_dict(), "collector": self.collector.state_dict(),
                    "generator": self.generator.get_state(), "rng": rng_state()}
@@ -115,8 +148,34 @@ class Trainer:
                       optimizers={f"optimizer_{k}": o.state_dict() for k, o in self.optimizers.items()},
                       trainer=trainer,
                       metadata={"epoch": epoch, "best_eval_score": self.best_eval,
-                                "epoch_of_best_score": self.epoch_of_best},
+                                "epoch_of_best_score": self.epoch_of_best, "progress": progress},
                       best=best)
+        self.store.save()  # committed: the evicted episodes' files can go
+        self.last_checkpoint = time.monotonic()
+
+    def _stop_point(self, progress: dict[str, Any], start: float) -> None:
+        """A safe point: when a stop was requested, checkpoint the position and raise StopRequested."""
+        if self.stop_signal is None:
+            return
+        progress["elapsed"] = time.time() - start
+        self._checkpoint(progress["epoch"] - 1, best=False, progress=progress)
+        raise StopRequested(self.stop_signal, progress["epoch"])
+
+    @contextmanager
+    def _stop_on_signals(self) -> Iterator[None]:
+        """SIGTERM and SIGINT set `stop_signal` instead of killing (main thread only; elsewhere a no-op)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def _request_stop(self, signum: int, frame: Any) -> None:
+        self.stop_signal = signum
 
     # ---------------------------------------------------------------- updates
     def _train_tokenizer(self, epoch: int) -> dict[str, Any]:
@@ -136,22 +195,28 @@ class Trainer:
                                  self.tokens, self.cfg.speed.bf16)
 
     def _component(self, name: str, module: nn.Module, step: Callable[[int], dict[str, Any]], steps: int,
-                   epoch: int, bar: tqdm) -> dict[str, float]:
+                   progress: dict[str, Any], start: float, bar: tqdm) -> dict[str, float]:
+        """`steps` steps of one component, from `progress["step"]` on (a stopped epoch resumes mid-component)."""
+        epoch = progress["epoch"]
         self.agent.eval()
         module.train()
-        sums: dict[str, float] = {}
-        grad_norms = []
-        for _ in range(steps):
+        sums: dict[str, float] = progress["sums"]
+        grad_norms: list[float] = progress["grad_norms"]
+        while progress["step"] < steps:
             try:
                 metrics = step(epoch)
             except NonFiniteLossError as e:
                 raise NonFiniteLossError(
                     f"{e} (epoch {epoch}); the run stops and keeps the last good checkpoint") from e
-            grad_norms.append(metrics.pop("grad_norm"))
+            grad_norms.append(float(metrics.pop("grad_norm")))
             for k, v in metrics.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
+            progress["step"] += 1
             bar.update(1)
             bar.set_postfix({name: f"{float(metrics['total_loss']):.3f}"}, refresh=False)
+            reached(f"{name}:step")
+            if progress["step"] < steps:
+                self._stop_point(progress, start)
         record = {f"{name}/train/{k}": v / steps for k, v in sums.items()}
         record |= {f"{name}/train/mean_grad_norm": sum(grad_norms) / steps,  # pre-clip norms (§7.4)
                    f"{name}/train/max_grad_norm": max(grad_norms), f"{name}/train/min_grad_norm": min(grad_norms)}
@@ -186,44 +251,61 @@ class Trainer:
 
     # ---------------------------------------------------------------- loop
     def run_epochs(self, stop_after: int | None = None) -> None:
-        """Train from the start epoch through `cfg.epochs` (or through `stop_after`, for tests of resume)."""
+        """Train from the start epoch through `cfg.epochs` (or through `stop_after`, for tests of resume).
+        Raises StopRequested after the checkpoint that a SIGTERM/SIGINT asked for."""
+        with self._stop_on_signals():
+            for epoch in range(self.start_epoch, min(self.cfg.epochs, stop_after or self.cfg.epochs) + 1):
+                self._epoch(epoch)
+
+    def _epoch(self, epoch: int) -> None:
         cfg, t = self.cfg, self.cfg.training
-        for epoch in range(self.start_epoch, min(cfg.epochs, stop_after or cfg.epochs) + 1):
-            start = time.time()
-            todo = epoch_plan(cfg, epoch, self.agent.tokenizer.trainable)
-            collect = todo.collect
-            plan = [
-                ("tokenizer", todo.tokenizer, t.tokenizer.steps_per_epoch, self._train_tokenizer,
-                 self.agent.tokenizer),
-                ("world_model", todo.world_model, t.world_model.steps_per_epoch, self._train_world_model,
-                 self.agent.world_model),
-                ("actor_critic", todo.actor_critic, t.actor_critic.steps_per_epoch, self._train_actor_critic,
-                 self.agent.actor_critic),
-            ]
-            total = (cfg.collection.train.num_steps if collect else 0) + sum(n for _, on, n, _, _ in plan if on)
-            record: dict[str, Any] = {}
-            with tqdm(total=total, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, dynamic_ncols=True) as bar:
-                if collect:
-                    c = cfg.collection.train
-                    record |= self.collector.collect(c.num_steps, c.temperature, c.epsilon, self.generator, bar)
-                    if self.collector.last_finished is not None:
-                        save_episode(self.media, "train", self.collector.last_finished, epoch, cfg.benchmark,
-                                     cfg.env.game)
-                self.sampler.sync(self.store, ctx=cfg.world_model.context_length)
-                for name, on, steps, step, module in plan:
-                    if on:
-                        record |= self._component(name, module, step, steps, epoch, bar)
-            best = False
-            if todo.evaluate:
-                record |= self.evaluate(cfg.collection.test.num_episodes, "test_dataset", epoch)
-                self._save_reconstructions(epoch)
-                if record["test_dataset/return"] > self.best_eval:
-                    self.best_eval, self.epoch_of_best, best = record["test_dataset/return"], epoch, True
-            record["duration"] = time.time() - start
-            self.logger.log(record, epoch)
-            tqdm.write(_summary(epoch, cfg.epochs, record))
-            if todo.checkpoint:
-                self._checkpoint(epoch, best)
+        progress = self.progress or _new_progress(epoch)
+        self.progress = None
+        start = time.time() - progress["elapsed"]  # a resumed epoch counts its time before the stop
+        record: dict[str, Any] = progress["record"]
+        todo = epoch_plan(cfg, epoch, self.agent.tokenizer.trainable)
+        collect = todo.collect
+        plan = [
+            ("tokenizer", todo.tokenizer, t.tokenizer.steps_per_epoch, self._train_tokenizer,
+             self.agent.tokenizer),
+            ("world_model", todo.world_model, t.world_model.steps_per_epoch, self._train_world_model,
+             self.agent.world_model),
+            ("actor_critic", todo.actor_critic, t.actor_critic.steps_per_epoch, self._train_actor_critic,
+             self.agent.actor_critic),
+        ]
+        total = (cfg.collection.train.num_steps if collect else 0) + sum(n for _, on, n, _, _ in plan if on)
+        with tqdm(total=total, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, dynamic_ncols=True) as bar:
+            if collect and progress["phase"] == 0:
+                c = cfg.collection.train
+                record |= self.collector.collect(c.num_steps, c.temperature, c.epsilon, self.generator, bar)
+                if self.collector.last_finished is not None:
+                    save_episode(self.media, "train", self.collector.last_finished, epoch, cfg.benchmark,
+                                 cfg.env.game)
+                reached("collect")
+            self.sampler.sync(self.store, ctx=cfg.world_model.context_length)
+            for phase, (name, on, steps, step, module) in enumerate(plan, start=1):
+                if not on or progress["phase"] > phase:
+                    continue
+                if progress["phase"] < phase:
+                    progress.update(phase=phase, step=0, sums={}, grad_norms=[])
+                    self._stop_point(progress, start)
+                record |= self._component(name, module, step, steps, progress, start, bar)
+        best = False
+        if todo.evaluate:
+            record |= self.evaluate(cfg.collection.test.num_episodes, "test_dataset", epoch)
+            self._save_reconstructions(epoch)
+            if record["test_dataset/return"] > self.best_eval:
+                self.best_eval, self.epoch_of_best, best = record["test_dataset/return"], epoch, True
+            reached("evaluate")
+        record["duration"] = time.time() - start
+        self.logger.log(record, epoch)
+        reached("metrics")
+        tqdm.write(_summary(epoch, cfg.epochs, record))
+        due = time.monotonic() - self.last_checkpoint >= cfg.checkpoint.every_minutes * 60
+        if todo.checkpoint or due or self.stop_signal is not None:
+            self._checkpoint(epoch, best)
+        if self.stop_signal is not None:
+            raise StopRequested(self.stop_signal, epoch)
 
     def finish(self) -> dict[str, float]:
         """The final evaluation of the last model (§7.1 step 7), then the `done` marker."""
@@ -244,4 +326,4 @@ def _summary(epoch: int, epochs: int, record: dict[str, Any]) -> str:
     return f"epoch {epoch}/{epochs} " + " ".join(parts) + f" ({record['duration']:.1f}s)"
 
 
-__all__ = ["Trainer", "NonFiniteLossError"]
+__all__ = ["Trainer", "NonFiniteLossError", "StopRequested"]

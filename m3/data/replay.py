@@ -27,6 +27,18 @@ Padding = Literal["right", "left"]
 Key = tuple[int, int]  # (episode_id, start)
 
 
+class ReplayFileError(RuntimeError):
+    """A replay episode file that a checkpoint needs is missing or unreadable; the message names it."""
+
+
+def _read_episode(path: Path) -> Episode:
+    try:
+        return Episode.from_dict(torch.load(path, weights_only=True))
+    except Exception as e:  # torch raises several types for truncated or foreign files
+        raise ReplayFileError(f"replay episode {path} is corrupt ({e}); restore it, or delete the run's "
+                              "checkpoints/ to start afresh") from e
+
+
 class ReplayStore:
     """Episodes by id in insertion order; FIFO eviction above `max_ram_bytes`; incremental saves.
 
@@ -96,15 +108,18 @@ class ReplayStore:
             self._dirty.discard(episode_id)
             self._evicted.add(episode_id)
 
-    def save(self) -> None:
-        """Write the episodes changed since the last save, remove the files of evicted ones (§7.2)."""
+    def save(self, keep_evicted: bool = False) -> None:
+        """Write the episodes changed since the last save, remove the files of evicted ones (§7.2) unless
+        `keep_evicted` (a checkpoint keeps them until it is committed: the previous commit still lists them)."""
         directory = self._require_directory()
         directory.mkdir(parents=True, exist_ok=True)
-        for episode_id in sorted(self._evicted):
-            (directory / f"{episode_id}.pt").unlink(missing_ok=True)
         for episode_id in sorted(self._dirty):
             atomic_torch_save(self._episodes[episode_id].to_dict(), directory / f"{episode_id}.pt")
         self._dirty.clear()
+        if keep_evicted:
+            return
+        for episode_id in sorted(self._evicted):
+            (directory / f"{episode_id}.pt").unlink(missing_ok=True)
         self._evicted.clear()
 
     def manifest(self) -> dict[int, int]:
@@ -118,8 +133,8 @@ class ReplayStore:
         With a `manifest` (saved with a checkpoint), restore the store as that checkpoint saw it, even when
         episodes were saved after it: only its episodes, in its order, each cut to its recorded rows with the
         last row's action, reward and end reset to the zero placeholders they held then; files of other
-        episodes are removed on the next save. Manifest episodes without a file (evicted and deleted after the
-        checkpoint) are skipped.
+        episodes are removed on the next save. A manifest episode without a readable file raises
+        `ReplayFileError` naming the file (a checkpoint's episodes are never silently dropped).
         """
         directory = self._require_directory()
         on_disk = {int(p.stem): p for p in directory.glob("*.pt") if p.stem.isdigit()}
@@ -129,14 +144,15 @@ class ReplayStore:
         self._num_bytes = self._num_steps = 0
         if manifest is None:
             for episode_id in sorted(on_disk):
-                self.add(Episode.from_dict(torch.load(on_disk[episode_id], weights_only=True)))
+                self.add(_read_episode(on_disk[episode_id]))
             self._dirty.clear()
             return
         changed = []
         for episode_id, rows in manifest.items():
             if episode_id not in on_disk:
-                continue
-            episode = Episode.from_dict(torch.load(on_disk[episode_id], weights_only=True))
+                raise ReplayFileError(f"replay episode {directory / f'{episode_id}.pt'} is listed in the checkpoint "
+                                      "but missing; restore it, or delete the run's checkpoints/ to start afresh")
+            episode = _read_episode(on_disk[episode_id])
             if len(episode) > rows:
                 episode = _cut(episode, rows)
                 changed.append(episode_id)
