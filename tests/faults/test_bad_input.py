@@ -119,7 +119,7 @@ CASES = [
     ("finished-run-other-seed", lambda tmp, _: config_only(tmp, done=True), ["seed=1"], "seed: 0 in the run, 1 now"),
     ("damaged-config-file", lambda tmp, t: _damage(copy_of(t, tmp), "config/config.yaml", b"{: ["), TINY,
      "config.yaml"),
-    ("truncated-trainer-state", lambda tmp, t: _damage(copy_of(t, tmp), "checkpoints/trainer.pt"), TINY,
+    ("truncated-trainer-state", lambda tmp, t: _damage(copy_of(t, tmp), "checkpoints/set-0/trainer.pt"), TINY,
      "trainer.pt"),
     ("foreign-checkpoint", foreign_checkpoint, [*TINY, "world_model.retnet.embed_dim=16"],
      "does not fit this config's agent"),
