@@ -90,7 +90,7 @@ class EvaluationConfig:
 
 @dataclass
 class CheckpointConfig:
-    every_minutes: float = 30.0  # also checkpoint at the end of an epoch once this long has passed (§7.3)
+    every_minutes: float = 10.0  # also checkpoint at the end of an epoch once this long has passed (§7.3)
 
 
 @dataclass
