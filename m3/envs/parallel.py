@@ -42,7 +42,10 @@ def stack_obs(obs: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def _worker(conn: Connection, benchmark: str, cfg: EnvConfig, mode: Mode, seed: int) -> None:
+    # Ctrl-C and SLURM's SIGTERM reach every process of the job: the parent decides when workers end (it stops at
+    # a safe point and closes them), so they ignore both; `_shutdown` kills stragglers with SIGKILL.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from m3.envs import registry
 
     env = None
