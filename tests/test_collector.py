@@ -158,6 +158,7 @@ def test_a_fresh_env_after_a_resume_seeds_its_first_episode(tmp_path):
     agent = agent_for("cartpole", CARTPOLE, tmp_path)
     c = collector(agent, "cartpole", CARTPOLE, tmp_path / "f", burn_in=3)
     c.collect(40, 1.0, 0.0, generator())
+    c.store.save()  # as a checkpoint does before it records the manifest
     state = {**c.state_dict(), "env": None}
     fresh = collector(agent, "cartpole", CARTPOLE, tmp_path / "f", burn_in=3)
     fresh.store.load(manifest=c.store.manifest())
