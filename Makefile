@@ -5,22 +5,30 @@ PYTHON ?= python3
 
 .PHONY: install test test-fast demo lock clean-venv install-profiles container
 
+# Craftax builds a texture cache inside its installed package on its first render (~2 min of CPU), and processes
+# rendering for the first time at once race on that file: the install builds it, once.
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --no-deps -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -c "from craftax.craftax.constants import load_all_textures; load_all_textures()" > /dev/null
 	touch $@
 
 install: $(VENV)/.installed
 
 # Lint, then the whole suite (slow end-to-end tests included); `make test-fast` skips the tests marked slow.
+# The tests run on TEST_WORKERS pytest-xdist workers (one per core by default), one torch thread each; each test
+# file stays on one worker, so its module fixtures (shared training runs, the SLURM cluster) are built once.
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+
 test: install
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest --durations=20
+	$(PYTEST) --durations=20
 
 test-fast: install
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 # The smoke-scale DAG on the CPU with the local profile: one game per benchmark, train -> evaluate -> aggregate ->
 # figures (docs/workflow.md). Results go to results/smoke/, apart from paper runs.
