@@ -25,7 +25,7 @@ from m3.checkpoint import RunDir
 from m3.config import compose_config
 from m3.data import PrioritizedSampler, ReplayStore
 from m3.rl.returns import ReturnScaler
-from m3.trainer import rng_state
+from m3.rng import rng_state
 from m3.updates import build_optimizers
 
 

@@ -9,7 +9,8 @@ from `base.yaml` alone (they are MISSING here); the module configs keep defaults
 
 from __future__ import annotations
 
-import math
+import re
+import tomllib
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -36,12 +37,12 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "config" / "m3"
 class OptimConfig:
     """One component's optimiser and schedule (design §3.1). A component trains in epochs > start_after_epochs."""
 
-    learning_rate: float = MISSING
-    weight_decay: float = MISSING
-    batch_size: int = MISSING
-    max_grad_norm: float = MISSING
+    learning_rate: float = MISSING  # AdamW
+    weight_decay: float = MISSING  # AdamW's decoupled decay
+    batch_size: int = MISSING  # segments (tokenizer: frames) per update
+    max_grad_norm: float = MISSING  # gradients clipped to this norm before each update
     start_after_epochs: int = MISSING
-    steps_per_epoch: int = MISSING
+    steps_per_epoch: int = MISSING  # updates in each epoch it trains
 
 
 @dataclass
@@ -106,63 +107,62 @@ class WandbConfig:
 
 @dataclass
 class M3Config:
-    benchmark: str = MISSING
-    seed: int = MISSING
-    run_dir: str = MISSING
-    device: str = MISSING
+    benchmark: str = MISSING  # a file of config/m3/benchmark/
+    seed: int = MISSING  # the run's seed; every other seed derives from it (design §8.4)
+    run_dir: str = MISSING  # checkpoints, replay, metrics, media and weights of the run (design §7.3)
+    device: str = MISSING  # cpu | cuda
     epochs: int = MISSING
-    float32_matmul_precision: str = MISSING
-    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
-    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
-    env: EnvConfig = field(default_factory=EnvConfig)
-    tokenizer: ImageTokenizerConfig = field(default_factory=ImageTokenizerConfig)
-    world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
-    actor_critic: ActorCriticConfig = field(default_factory=ActorCriticConfig)
-    imagination: ImaginationConfig = field(default_factory=ImaginationConfig)
-    training: TrainingConfig = field(default_factory=TrainingConfig)
-    collection: CollectionConfig = field(default_factory=CollectionConfig)
-    replay: ReplayConfig = field(default_factory=ReplayConfig)
-    wandb: WandbConfig = field(default_factory=WandbConfig)
-    speed: SpeedConfig = field(default_factory=SpeedConfig)
+    float32_matmul_precision: str = MISSING  # torch's: highest | high | medium
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)  # design §7.1, §8.4
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)  # design §7.3
+    env: EnvConfig = field(default_factory=EnvConfig)  # design §3.5, §8
+    tokenizer: ImageTokenizerConfig = field(default_factory=ImageTokenizerConfig)  # design §4
+    world_model: WorldModelConfig = field(default_factory=WorldModelConfig)  # design §5
+    actor_critic: ActorCriticConfig = field(default_factory=ActorCriticConfig)  # design §6.1
+    imagination: ImaginationConfig = field(default_factory=ImaginationConfig)  # design §6.2
+    training: TrainingConfig = field(default_factory=TrainingConfig)  # design §3.1
+    collection: CollectionConfig = field(default_factory=CollectionConfig)  # design §7.1, §7.2
+    replay: ReplayConfig = field(default_factory=ReplayConfig)  # design §7.2
+    wandb: WandbConfig = field(default_factory=WandbConfig)  # design §7.4
+    speed: SpeedConfig = field(default_factory=SpeedConfig)  # design §10
 
 
 ConfigStore.instance().store(name="m3_schema", node=M3Config)
 
-# (pattern of dotted keys, low, high, low inclusive, high inclusive): the allowed range of every number (and every
-# element of a list of numbers) in the tree; the first pattern that matches a key applies. A number no pattern
-# matches is a ConfigError, so a new key needs a range here (tests/test_config.py checks every benchmark's tree).
-_RANGES: tuple[tuple[str, float, float, bool, bool], ...] = (
-    ("seed", 0, 2**32, True, False),
-    ("epochs", 1, math.inf, True, False),
-    ("evaluation.every", 1, math.inf, True, False),
-    ("checkpoint.every_minutes", 0, math.inf, False, False),
-    ("tokenizer.num_downsample_steps", 0, math.inf, True, False),
-    ("tokenizer.*", 1, math.inf, True, False),
-    ("world_model.retnet.dropout", 0, 1, True, False),
-    ("world_model.retnet.decay_scale_*", 0, math.inf, False, False),
-    ("world_model.*", 1, math.inf, True, False),
-    ("*.image_conv_layers", 0, math.inf, True, False),
-    ("*.num_value_bins", 2, math.inf, True, False),
-    ("*.n_action_quant_levels", 2, math.inf, True, False),
-    ("imagination.burn_in", 0, math.inf, True, False),
-    ("imagination.gamma", 0, 1, True, True),
-    ("imagination.lambda_", 0, 1, True, True),
-    ("imagination.*_weight", 0, math.inf, True, False),
-    ("imagination.*", 1, math.inf, True, False),
-    ("training.*.learning_rate", 0, math.inf, False, False),
-    ("training.*.weight_decay", 0, math.inf, True, False),
-    ("training.*.max_grad_norm", 0, math.inf, False, False),
-    ("training.*.uniform_fraction", 0, 1, True, True),
-    ("training.*.start_after_epochs", 0, math.inf, True, False),
-    ("training.*.critic_warmup_epochs", 0, math.inf, True, False),
-    ("training.*", 1, math.inf, True, False),
-    ("collection.train.epsilon", 0, 1, True, True),
-    ("collection.*.temperature", 0, math.inf, False, False),
-    ("collection.train.stop_after_epochs", 0, math.inf, True, False),
-    ("collection.*", 1, math.inf, True, False),
-    ("replay.max_ram_gb", 0, math.inf, False, False),
-    ("actor_critic.*", 1, math.inf, True, False),
-)
+RANGES_FILE = Path(__file__).with_name("config_ranges.toml")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An allowed range of numbers, written like `[0, 1)`; `inf` bounds are open-ended."""
+
+    low: float
+    high: float
+    low_closed: bool
+    high_closed: bool
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Interval":
+        match = re.fullmatch(r"([\[(])\s*([^,\s]+)\s*,\s*([^\])\s]+)\s*([\])])", text)
+        if match is None:
+            raise ValueError(f"{text!r} is not an interval like '[0, 1)'")
+        opening, low, high, closing = match.groups()
+        return cls(float(low), float(high), opening == "[", closing == "]", text)
+
+    def __contains__(self, x: float) -> bool:
+        above = self.low <= x if self.low_closed else self.low < x
+        below = x <= self.high if self.high_closed else x < self.high
+        return above and below
+
+
+def _read_ranges() -> tuple[tuple[str, Interval], ...]:
+    """(pattern of dotted keys, interval) in file order from config_ranges.toml; the first matching pattern applies."""
+    with RANGES_FILE.open("rb") as f:
+        return tuple((pattern, Interval.parse(text)) for pattern, text in tomllib.load(f).items())
+
+
+_RANGES = _read_ranges()
 
 _CHOICES = {
     "device": ("cpu", "cuda"),
@@ -227,19 +227,13 @@ def _unknown_keys(composed: dict, schema: dict, prefix: str = "") -> list[str]:
 
 
 def check_ranges(cfg: M3Config) -> None:
-    """Every number of `cfg` lies in its `_RANGES` range; the message names the key, the value and the range."""
+    """Every number of `cfg` lies in its range (config_ranges.toml); the message names the key, value and range."""
     for key, value in _numbers(to_dict(cfg)):
-        rule = next((r for r in _RANGES if fnmatchcase(key, r[0])), None)
-        if rule is None:
-            raise ConfigError(f"{key} has no allowed range; add one to m3.config._RANGES")
-        _, low, high, low_in, high_in = rule
-        if not ((low <= value if low_in else low < value) and (value <= high if high_in else value < high)):
-            allowed = f"{'[' if low_in else '('}{_bound(low)}, {_bound(high)}{']' if high_in else ')'}"
-            raise ConfigError(f"{key}={value!r} is not allowed; it must lie in {allowed}")
-
-
-def _bound(x: float) -> str:
-    return "inf" if math.isinf(x) else str(int(x)) if float(x).is_integer() else str(x)
+        interval = next((i for pattern, i in _RANGES if fnmatchcase(key, pattern)), None)
+        if interval is None:
+            raise ConfigError(f"{key} has no allowed range; add one to {RANGES_FILE.name}")
+        if value not in interval:
+            raise ConfigError(f"{key}={value!r} is not allowed; it must lie in {interval.text}")
 
 
 def _numbers(tree: dict, prefix: str = ""):

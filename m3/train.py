@@ -23,7 +23,8 @@ from m3.atomic import atomic_write_text
 from m3.checkpoint import CheckpointError, RunDir, RunInUseError
 from m3.config import ConfigError, M3Config, from_yaml, load_config, to_dict, to_yaml
 from m3.models.tokenizers.lpips import WeightsFileError
-from m3.trainer import NonFiniteLossError, StopRequested, Trainer
+from m3.stopping import StopRequested
+from m3.trainer import NonFiniteLossError, Trainer
 from m3.version import code_version
 from m3.writable import unwritable_reason
 

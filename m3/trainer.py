@@ -15,14 +15,10 @@ component step, or at the end of the epoch — by a checkpoint that records the 
 from __future__ import annotations
 
 import math
-import random
-import signal
-import threading
 import time
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
@@ -41,37 +37,25 @@ from m3.faults import reached
 from m3.media import MediaDir, save_episode, save_reconstructions
 from m3.metrics import MetricsLogger, cut_metrics
 from m3.rl.returns import ReturnScaler
+from m3.rng import rng_state, seed_everything, set_rng_state
 from m3.schedule import epoch_plan, eval_env_seeds, evaluation_seeds
 from m3.speed import compile_agent
+from m3.stopping import StopFlag, StopRequested
 from m3.token_cache import TokenCache
 from m3.updates import NonFiniteLossError, actor_critic_step, build_optimizers, tokenizer_step, world_model_step
 from m3.version import code_version
 from m3.weights import save_weights
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+@dataclass(frozen=True)
+class Phase:
+    """One component's part of an epoch: `steps` calls of its update `step` when `on` (design §7.1)."""
 
-
-def rng_state() -> dict[str, Any]:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-
-
-class StopRequested(Exception):
-    """SIGTERM or SIGINT stopped the run after a checkpoint at a safe point; rerunning resumes it."""
-
-    def __init__(self, signum: int, epoch: int) -> None:
-        super().__init__(f"stopped by {signal.Signals(signum).name} in epoch {epoch}; a checkpoint was written, "
-                         "rerun the same command to resume")
-        self.signum, self.epoch = signum, epoch
+    name: str
+    on: bool
+    steps: int
+    step: Callable[[int], dict[str, Any]]
+    module: nn.Module
 
 
 def _new_progress(epoch: int) -> dict[str, Any]:
@@ -104,7 +88,7 @@ class Trainer:
         self.test_envs: ParallelEnvs | None = None  # started at the first evaluation, closed by finish()
         self.start_epoch, self.best_eval, self.epoch_of_best = 1, -math.inf, 0
         self.progress: dict[str, Any] | None = None  # where a stopped epoch resumes
-        self.stop_signal: int | None = None
+        self.stop = StopFlag()
         self.last_checkpoint = time.monotonic()
         if run.has_checkpoint():
             self._restore()
@@ -155,27 +139,11 @@ class Trainer:
 
     def _stop_point(self, progress: dict[str, Any], start: float) -> None:
         """A safe point: when a stop was requested, checkpoint the position and raise StopRequested."""
-        if self.stop_signal is None:
+        if not self.stop.raised:
             return
         progress["elapsed"] = time.time() - start
         self._checkpoint(progress["epoch"] - 1, best=False, progress=progress)
-        raise StopRequested(self.stop_signal, progress["epoch"])
-
-    @contextmanager
-    def _stop_on_signals(self) -> Iterator[None]:
-        """SIGTERM and SIGINT set `stop_signal` instead of killing (main thread only; elsewhere a no-op)."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            yield
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-
-    def _request_stop(self, signum: int, frame: Any) -> None:
-        self.stop_signal = signum
+        raise StopRequested(self.stop.signum, progress["epoch"])
 
     # ---------------------------------------------------------------- updates
     def _train_tokenizer(self, epoch: int) -> dict[str, Any]:
@@ -194,17 +162,16 @@ class Trainer:
                                  self.cfg.world_model.context_length, self.scaler, train_actor, self.generator,
                                  self.tokens, self.cfg.speed.bf16)
 
-    def _component(self, name: str, module: nn.Module, step: Callable[[int], dict[str, Any]], steps: int,
-                   progress: dict[str, Any], start: float, bar: tqdm) -> dict[str, float]:
-        """`steps` steps of one component, from `progress["step"]` on (a stopped epoch resumes mid-component)."""
-        epoch = progress["epoch"]
+    def _component(self, phase: Phase, progress: dict[str, Any], start: float, bar: tqdm) -> dict[str, float]:
+        """The steps of one component, from `progress["step"]` on (a stopped epoch resumes mid-component)."""
+        epoch, name, steps = progress["epoch"], phase.name, phase.steps
         self.agent.eval()
-        module.train()
+        phase.module.train()
         sums: dict[str, float] = progress["sums"]
         grad_norms: list[float] = progress["grad_norms"]
         while progress["step"] < steps:
             try:
-                metrics = step(epoch)
+                metrics = phase.step(epoch)
             except NonFiniteLossError as e:
                 raise NonFiniteLossError(
                     f"{e} (epoch {epoch}); the run stops and keeps the last good checkpoint") from e
@@ -253,7 +220,7 @@ class Trainer:
     def run_epochs(self, stop_after: int | None = None) -> None:
         """Train from the start epoch through `cfg.epochs` (or through `stop_after`, for tests of resume).
         Raises StopRequested after the checkpoint that a SIGTERM/SIGINT asked for."""
-        with self._stop_on_signals():
+        with self.stop.catching():
             for epoch in range(self.start_epoch, min(self.cfg.epochs, stop_after or self.cfg.epochs) + 1):
                 self._epoch(epoch)
 
@@ -265,15 +232,15 @@ class Trainer:
         record: dict[str, Any] = progress["record"]
         todo = epoch_plan(cfg, epoch, self.agent.tokenizer.trainable)
         collect = todo.collect
-        plan = [
-            ("tokenizer", todo.tokenizer, t.tokenizer.steps_per_epoch, self._train_tokenizer,
-             self.agent.tokenizer),
-            ("world_model", todo.world_model, t.world_model.steps_per_epoch, self._train_world_model,
-             self.agent.world_model),
-            ("actor_critic", todo.actor_critic, t.actor_critic.steps_per_epoch, self._train_actor_critic,
-             self.agent.actor_critic),
+        phases = [
+            Phase("tokenizer", todo.tokenizer, t.tokenizer.steps_per_epoch, self._train_tokenizer,
+                  self.agent.tokenizer),
+            Phase("world_model", todo.world_model, t.world_model.steps_per_epoch, self._train_world_model,
+                  self.agent.world_model),
+            Phase("actor_critic", todo.actor_critic, t.actor_critic.steps_per_epoch, self._train_actor_critic,
+                  self.agent.actor_critic),
         ]
-        total = (cfg.collection.train.num_steps if collect else 0) + sum(n for _, on, n, _, _ in plan if on)
+        total = (cfg.collection.train.num_steps if collect else 0) + sum(p.steps for p in phases if p.on)
         with tqdm(total=total, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, dynamic_ncols=True) as bar:
             if collect and progress["phase"] == 0:
                 c = cfg.collection.train
@@ -283,13 +250,13 @@ class Trainer:
                                  cfg.env.game)
                 reached("collect")
             self.sampler.sync(self.store, ctx=cfg.world_model.context_length)
-            for phase, (name, on, steps, step, module) in enumerate(plan, start=1):
-                if not on or progress["phase"] > phase:
+            for index, phase in enumerate(phases, start=1):  # progress["phase"]: 0 collect, 1-3 these
+                if not phase.on or progress["phase"] > index:
                     continue
-                if progress["phase"] < phase:
-                    progress.update(phase=phase, step=0, sums={}, grad_norms=[])
+                if progress["phase"] < index:
+                    progress.update(phase=index, step=0, sums={}, grad_norms=[])
                     self._stop_point(progress, start)
-                record |= self._component(name, module, step, steps, progress, start, bar)
+                record |= self._component(phase, progress, start, bar)
         best = False
         if todo.evaluate:
             record |= self.evaluate(cfg.collection.test.num_episodes, "test_dataset", epoch)
@@ -302,10 +269,10 @@ class Trainer:
         reached("metrics")
         tqdm.write(_summary(epoch, cfg.epochs, record))
         due = time.monotonic() - self.last_checkpoint >= cfg.checkpoint.every_minutes * 60
-        if todo.checkpoint or due or self.stop_signal is not None:
+        if todo.checkpoint or due or self.stop.raised:
             self._checkpoint(epoch, best)
-        if self.stop_signal is not None:
-            raise StopRequested(self.stop_signal, epoch)
+        if self.stop.raised:
+            raise StopRequested(self.stop.signum, epoch)
 
     def finish(self) -> dict[str, float]:
         """The final evaluation of the last model (§7.1 step 7), then the `done` marker."""
@@ -326,4 +293,4 @@ def _summary(epoch: int, epochs: int, record: dict[str, Any]) -> str:
     return f"epoch {epoch}/{epochs} " + " ".join(parts) + f" ({record['duration']:.1f}s)"
 
 
-__all__ = ["Trainer", "NonFiniteLossError", "StopRequested"]
+__all__ = ["Phase", "Trainer", "NonFiniteLossError"]

@@ -4,7 +4,7 @@ from operator import attrgetter
 
 import pytest
 
-from m3.config import ConfigError, compose_config, load_config
+from m3.config import ConfigError, Interval, compose_config, load_config
 
 
 def compose(*overrides):
@@ -143,6 +143,21 @@ def test_edges_of_ranges_are_allowed():
     cfg = load_config(["benchmark=cartpole", "run_dir=/tmp/x", "imagination.gamma=1", "collection.train.epsilon=0",
                        "training.world_model.start_after_epochs=0"])
     assert cfg.imagination.gamma == 1.0
+
+
+@pytest.mark.parametrize("text, inside, outside", [
+    ("[0, 1)", [0, 0.5, 0.999], [-1e-9, 1, 2]),
+    ("(0, inf)", [1e-12, 1e300], [0, -1]),
+    ("[2, 5]", [2, 5], [1.999, 5.001]),
+])
+def test_an_interval_holds_what_its_brackets_say(text, inside, outside):
+    interval = Interval.parse(text)
+    assert all(x in interval for x in inside) and not any(x in interval for x in outside)
+
+
+def test_a_malformed_interval_is_refused():
+    with pytest.raises(ValueError, match="not an interval"):
+        Interval.parse("0..1")
 
 
 def test_an_added_key_is_refused_not_dropped():

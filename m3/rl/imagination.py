@@ -27,14 +27,14 @@ from m3.rl.returns import ReturnScaler, lambda_returns
 class ImaginationConfig:
     """Actor-critic training settings (design §3.1, §3.3)."""
 
-    burn_in: int = 20
-    imagine_horizon: int = 10  # = retnet.max_blocks
-    gamma: float = 0.99
-    lambda_: float = 0.95
-    entropy_weight: float = 0.001
-    real_reward_weight: float = 1.0
-    intrinsic_reward_weight: float = 1.0
-    return_buffer_size: int = 501
+    burn_in: int = 20  # real steps fed to the actor-critic before imagination starts (segment = burn_in + c)
+    imagine_horizon: int = 10  # = retnet.max_blocks; H' = imagine_horizon − c + 1 imagined steps
+    gamma: float = 0.99  # discount of the λ-returns
+    lambda_: float = 0.95  # λ of the λ-returns
+    entropy_weight: float = 0.001  # of the policy's entropy bonus
+    real_reward_weight: float = 1.0  # of the world model's predicted reward in the imagined reward
+    intrinsic_reward_weight: float = 1.0  # of the curiosity (ensemble disagreement) reward
+    return_buffer_size: int = 501  # λ-return tensors the return scaler's percentiles are taken over
 
 
 @dataclass(frozen=True)
