@@ -184,16 +184,24 @@ def load_config(overrides: list[str]) -> M3Config:
 
 def compose_config(overrides: list[str]) -> M3Config:
     """Compose and type-check against the schema, without the semantic checks of `validate`."""
+    return compose_schema(M3Config, overrides, config_name="base",
+                          keys_hint="the keys and their defaults are in config/m3/base.yaml and m3/config.py")
+
+
+def compose_schema(schema: type, overrides: list[str], config_name: str, keys_hint: str) -> Any:
+    """The command-line path of every entry point: compose `config_name` (a file of config/m3/, or a node of the
+    ConfigStore) with Hydra overrides into an instance of the dataclass `schema`. A bad override, a wrong type
+    or a key the schema lacks (`+key=value` included) is one ConfigError line; `keys_hint` says where the keys are.
+    """
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-            cfg = compose(config_name="base", overrides=overrides)
-        obj: M3Config = OmegaConf.to_object(cfg)
-        unknown = _unknown_keys(OmegaConf.to_container(cfg), OmegaConf.to_container(OmegaConf.structured(M3Config)))
+            cfg = compose(config_name=config_name, overrides=overrides)
+        obj = OmegaConf.to_object(cfg)
+        unknown = _unknown_keys(OmegaConf.to_container(cfg), OmegaConf.to_container(OmegaConf.structured(schema)))
     except (HydraException, OmegaConfBaseException) as e:
         raise ConfigError(hydra_message(e)) from e
     if unknown:
-        raise ConfigError(f"unknown config key {unknown[0]!r} (from an override or a config file); the keys and "
-                          "their defaults are in config/m3/base.yaml and m3/config.py")
+        raise ConfigError(f"unknown config key {unknown[0]!r} (from an override or a config file); {keys_hint}")
     return obj
 
 
@@ -226,10 +234,11 @@ def _unknown_keys(composed: dict, schema: dict, prefix: str = "") -> list[str]:
     return unknown
 
 
-def check_ranges(cfg: M3Config) -> None:
-    """Every number of `cfg` lies in its range (config_ranges.toml); the message names the key, value and range."""
-    for key, value in _numbers(to_dict(cfg)):
-        interval = next((i for pattern, i in _RANGES if fnmatchcase(key, pattern)), None)
+def check_ranges(cfg: Any, ranges: tuple[tuple[str, Interval], ...] = _RANGES) -> None:
+    """Every number of the dataclass `cfg` lies in its range (by default config_ranges.toml's); the message names
+    the key, the value and the range."""
+    for key, value in _numbers(OmegaConf.to_container(OmegaConf.structured(cfg))):
+        interval = next((i for pattern, i in ranges if fnmatchcase(key, pattern)), None)
         if interval is None:
             raise ConfigError(f"{key} has no allowed range; add one to {RANGES_FILE.name}")
         if value not in interval:
@@ -285,5 +294,5 @@ def from_yaml(text: str) -> M3Config:
     return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(M3Config), OmegaConf.create(text)))
 
 
-__all__ = ["M3Config", "ConfigError", "load_config", "validate", "check_ranges", "hydra_message", "to_yaml",
-           "to_dict", "from_yaml"]
+__all__ = ["M3Config", "ConfigError", "Interval", "load_config", "compose_schema", "validate", "check_ranges",
+           "hydra_message", "to_yaml", "to_dict", "from_yaml"]

@@ -11,7 +11,8 @@ evaluation); other benchmarks use the config's final-evaluation settings. Episod
 reset seed `derive_seed(run seed, "evaluate", seed, j)` (`m3.envs.seeding`), shared with no training-time
 evaluation and no other run; actions are sampled with a generator seeded with `seed`.
 
-Arguments are plain `key=value` pairs (not Hydra overrides). Bad input gets one line on stderr naming
+Arguments are Hydra overrides of the schema `EvaluateArgs`, parsed by the same path as m3.train's
+(`m3.config.compose_schema`; a key given twice takes its last value). Bad input gets one line on stderr naming
 the value and exit status 2, before any env starts: that includes an `out` that cannot take a file (probed with
 m3.writable: a file in the way, read-only, a full disk) and a run whose metrics.jsonl cannot be read.
 """
@@ -25,16 +26,17 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import torch
+from hydra.core.config_store import ConfigStore
 
 from m3.agent import Agent
 from m3.atomic import atomic_write_text
 from m3.checkpoint import CheckpointError
-from m3.config import ConfigError
+from m3.config import ConfigError, Interval, check_ranges, compose_schema
 from m3.envs.parallel import ParallelEnvs
-from m3.envs.seeding import SEED_LIMIT, derive_seed
+from m3.envs.seeding import derive_seed
 from m3.evaluation import play_episodes
 from m3.metrics import learning_curve
 from m3.schedule import eval_env_seeds
@@ -43,7 +45,6 @@ from m3.weights import LoadedWeights, load_agent
 from m3.writable import unwritable_reason
 
 USAGE = __doc__
-KEYS = ("run_dir", "episodes", "envs", "weights", "out", "seed", "device")
 DEVICES = ("cpu", "cuda")
 PROTOCOL = {"atari": (100, 20), "dmc": (500, 20), "craftax": (100, 8)}  # (episodes, envs) by benchmark, §8.4–§8.5
 
@@ -54,49 +55,33 @@ class UsageError(ValueError):
 
 @dataclass
 class EvaluateArgs:
-    run_dir: Path | None = None
-    episodes: int | None = None
-    envs: int | None = None
-    weights: Path | None = None
-    out: Path | None = None
-    seed: int = 0
+    """The command line's schema (ConfigStore node `m3_evaluate`)."""
+
+    run_dir: Optional[Path] = None  # a run folder (its weights.pt, else its last checkpoint)
+    episodes: Optional[int] = None  # default: the benchmark's protocol (PROTOCOL)
+    envs: Optional[int] = None  # parallel test envs; default: the protocol's
+    weights: Optional[Path] = None  # a weights file, instead of the run folder's
+    out: Optional[Path] = None  # default: <run_dir>/scores.json
+    seed: int = 0  # of the evaluation's reset seeds and action sampling
     device: str = "cpu"
 
 
-def _int(key: str, text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise UsageError(f"{key}={text!r} is not an integer") from None
-    if value < minimum:
-        raise UsageError(f"{key}={value} must be at least {minimum}")
-    return value
+ConfigStore.instance().store(name="m3_evaluate", node=EvaluateArgs)
+RANGES = tuple((key, Interval.parse(text)) for key, text in
+               {"episodes": "[1, inf)", "envs": "[1, inf)", "seed": "[0, 4294967296)"}.items())
 
 
 def parse_args(argv: list[str]) -> EvaluateArgs:
-    """`key=value` pairs → EvaluateArgs; every check that needs no model or env."""
-    args, seen = EvaluateArgs(), set()
-    for item in argv:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"argument {item!r} is not key=value; allowed keys: {', '.join(KEYS)}")
-        if key not in KEYS:
-            raise UsageError(f"unknown key {key!r}; allowed keys: {', '.join(KEYS)}")
-        if key in seen:
-            raise UsageError(f"{key} is given twice")
-        seen.add(key)
-        if key in ("episodes", "envs"):
-            setattr(args, key, _int(key, value, 1))
-        elif key == "seed":
-            args.seed = _int(key, value, 0)
-            if args.seed >= SEED_LIMIT:
-                raise UsageError(f"seed={args.seed} must be below {SEED_LIMIT}")
-        elif key == "device":
-            if value not in DEVICES:
-                raise UsageError(f"device={value!r} is not allowed; choose one of {list(DEVICES)}")
-            args.device = value
-        else:
-            setattr(args, key, Path(value))
+    """Hydra overrides → EvaluateArgs; every check that needs no model or env."""
+    try:
+        args: EvaluateArgs = compose_schema(EvaluateArgs, argv, config_name="m3_evaluate",
+                                            keys_hint="allowed keys: run_dir, episodes, envs, weights, out, seed, "
+                                                      "device")
+        check_ranges(args, RANGES)
+    except ConfigError as e:
+        raise UsageError(str(e)) from e
+    if args.device not in DEVICES:
+        raise UsageError(f"device={args.device!r} is not allowed; choose one of {list(DEVICES)}")
     if args.run_dir is None and args.weights is None:
         raise UsageError("run_dir=<dir> is required (or weights=<file> together with out=<file>)")
     if args.run_dir is not None and not args.run_dir.is_dir():

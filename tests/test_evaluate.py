@@ -14,7 +14,7 @@ import torch
 from m3.agent import Agent
 from m3.config import load_config
 from m3.envs import env_spec
-from m3.evaluate import main
+from m3.evaluate import main, parse_args
 from m3.metrics import MetricsLogger, read_metrics
 from m3.weights import read_weights, save_weights
 
@@ -109,14 +109,17 @@ def _bad(tmp_path, run_dir):
     empty = tmp_path / "empty_run"
     empty.mkdir()
     return [
-        ([f"run_dir={run_dir}", "episodes=0"], "episodes=0 must be at least 1"),
-        ([f"run_dir={run_dir}", "episodes=-2"], "episodes=-2 must be at least 1"),
-        ([f"run_dir={run_dir}", "envs=0"], "envs=0 must be at least 1"),
-        ([f"run_dir={run_dir}", "episodes=ten"], "episodes='ten' is not an integer"),
-        ([f"run_dir={run_dir}", "seed=-1"], "seed=-1 must be at least 0"),
-        ([f"run_dir={run_dir}", "episode=3"],
-         "unknown key 'episode'; allowed keys: run_dir, episodes, envs, weights, out, seed, device"),
-        ([f"run_dir={run_dir}", "--episodes", "3"], "argument '--episodes' is not key=value"),
+        ([f"run_dir={run_dir}", "episodes=0"], "episodes=0 is not allowed; it must lie in [1, inf)"),
+        ([f"run_dir={run_dir}", "episodes=-2"], "episodes=-2 is not allowed; it must lie in [1, inf)"),
+        ([f"run_dir={run_dir}", "envs=0"], "envs=0 is not allowed; it must lie in [1, inf)"),
+        ([f"run_dir={run_dir}", "episodes=ten"], "Value 'ten' of type 'str' could not be converted to Integer"),
+        ([f"run_dir={run_dir}", "seed=-1"], "seed=-1 is not allowed; it must lie in [0, 4294967296)"),
+        ([f"run_dir={run_dir}", "seed=4294967296"], "seed=4294967296 is not allowed; it must lie in [0, 4294967296)"),
+        ([f"run_dir={run_dir}", "episode=3"], "Could not override 'episode'"),
+        ([f"run_dir={run_dir}", "+episode=3"],
+         "unknown config key 'episode' (from an override or a config file); allowed keys: run_dir, episodes, envs, "
+         "weights, out, seed, device"),
+        ([f"run_dir={run_dir}", "--episodes", "3"], "LexerNoViableAltException: --episodes"),
         ([f"run_dir={run_dir}", "device=tpu"], "device='tpu' is not allowed; choose one of ['cpu', 'cuda']"),
         ([f"run_dir={tmp_path / 'missing'}"], f"run_dir='{tmp_path / 'missing'}' is not a folder"),
         ([f"run_dir={empty}"], f"{empty} is not an m3 run folder"),
@@ -125,7 +128,6 @@ def _bad(tmp_path, run_dir):
         ([f"run_dir={run_dir}", f"weights={tmp_path / 'nope.pt'}"], f"weights='{tmp_path / 'nope.pt'}' is not a file"),
         ([f"weights={run_dir / 'weights.pt'}"], "out=<file> is required when no run_dir is given"),
         (["episodes=3"], "run_dir=<dir> is required"),
-        ([f"run_dir={run_dir}", f"run_dir={run_dir}"], "run_dir is given twice"),
         ([f"run_dir={run_dir}", f"out={tmp_path}"], "is a folder; give a file path"),
     ]
 
@@ -142,7 +144,7 @@ def test_the_cli_exits_2_with_one_line(run_dir):
     result = subprocess.run([sys.executable, "-m", "m3.evaluate", f"run_dir={run_dir}", "episodes=0"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert result.stderr == "m3.evaluate: error: episodes=0 must be at least 1\n"
+    assert result.stderr == "m3.evaluate: error: episodes=0 is not allowed; it must lie in [1, inf)\n"
 
 
 SMOKE_GAMES = [("cartpole", "CartPole-v1"), ("craftax", "Craftax-Symbolic-v1"), ("atari", "Breakout"),
@@ -170,3 +172,9 @@ def test_smoke_training_then_evaluate(tmp_path, benchmark, game):
     assert episodes or benchmark in ("dmc", "craftax"), "a finished train episode is saved as media (§7.3)"
     pngs = sorted((run_dir / "media" / "reconstructions").glob("epoch_*_t_*.png"))
     assert (benchmark == "atari") == bool(pngs), "reconstruction PNGs exactly for image envs (§7.1 step 5)"
+
+
+def test_arguments_are_hydra_overrides_like_m3_train(run_dir):
+    args = parse_args([f"run_dir={run_dir}", "episodes=3", "episodes=5", "seed=7"])  # the last value wins
+    assert (args.run_dir, args.episodes, args.envs, args.seed) == (run_dir, 5, None, 7)
+    assert args.out == run_dir / "scores.json"
