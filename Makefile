@@ -20,7 +20,7 @@ install: $(VENV)/.installed
 # The tests run on TEST_WORKERS pytest-xdist workers (one per core by default), one torch thread each; each test
 # file stays on one worker, so its module fixtures (shared training runs, the SLURM cluster) are built once.
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
-PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: install
 	$(VENV)/bin/ruff check .

@@ -1,8 +1,17 @@
 """Suite-wide hooks."""
 
+from collections import defaultdict
+
 
 def pytest_collection_modifyitems(items):
-    """Files with slow tests first (each file's tests stay together and in order): `make test`'s workers then start
-    the longest files at once instead of ending the run on one of them while the other workers idle."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
+    """The longest files first, so that `make test`'s workers (xdist, a file per worker, in this order) start them
+    at once instead of ending the run on one of them while the others idle: files by the summed `minutes` of their
+    `slow` marks, then the other files with slow tests, then the rest; each file's tests stay together and in
+    order."""
+    minutes, slow = defaultdict(float), set()
+    for item in items:
+        mark = item.get_closest_marker("slow")
+        if mark is not None:
+            slow.add(item.path)
+            minutes[item.path] += float(mark.kwargs.get("minutes", 0))
+    items.sort(key=lambda item: (-minutes[item.path], item.path not in slow))

@@ -29,7 +29,7 @@ def random_return(episodes: int = 100, seed: int = 0) -> float:
     return float(np.mean(returns))
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=6)
 def test_cartpole_agent_beats_random_play(tmp_path):
     cfg = load_config(["benchmark=cartpole", "seed=0", "epochs=25", f"run_dir={tmp_path / 'run'}"])
     run = RunDir(cfg.run_dir)

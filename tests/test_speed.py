@@ -51,7 +51,7 @@ def test_a_bf16_actor_critic_step_gives_the_fp32_loss_within_bfloat16_tolerance(
     assert bf16["total_loss"] == pytest.approx(fp32["total_loss"], rel=3e-2, abs=1e-2)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=1.5)
 @pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on the CPU needs a C++ compiler")
 def test_compiled_world_model_and_tokenizer_compute_what_the_eager_ones_do():
     cfg, agent, store = setup("atari", "Breakout", [30, 17])

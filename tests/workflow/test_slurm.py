@@ -17,7 +17,7 @@ from workflow_testing import HERE, SNAKEMAKE, VENV_BIN, install_profiles
 
 from m3.analysis.scores import load_run
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=2)
 
 RUN = Path("results/smoke/runs/cartpole/CartPole-v1/seed0")
 EPOCHS = 24  # tests/workflow/cartpole.yaml
