@@ -237,7 +237,7 @@ def _unknown_keys(composed: dict, schema: dict, prefix: str = "") -> list[str]:
 def check_ranges(cfg: Any, ranges: tuple[tuple[str, Interval], ...] = _RANGES) -> None:
     """Every number of the dataclass `cfg` lies in its range (by default config_ranges.toml's); the message names
     the key, the value and the range."""
-    for key, value in _numbers(OmegaConf.to_container(OmegaConf.structured(cfg))):
+    for key, value in _numbers(to_dict(cfg)):
         interval = next((i for pattern, i in ranges if fnmatchcase(key, pattern)), None)
         if interval is None:
             raise ConfigError(f"{key} has no allowed range; add one to {RANGES_FILE.name}")
@@ -286,7 +286,8 @@ def to_yaml(cfg: M3Config) -> str:
     return OmegaConf.to_yaml(OmegaConf.structured(cfg))
 
 
-def to_dict(cfg: M3Config) -> dict[str, Any]:
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A config dataclass (M3Config or another schema) as plain dicts and lists."""
     return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)  # type: ignore[return-value]
 
 

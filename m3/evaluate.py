@@ -24,7 +24,7 @@ import hashlib
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional
 
@@ -36,7 +36,7 @@ from m3.atomic import atomic_write_text
 from m3.checkpoint import CheckpointError
 from m3.config import ConfigError, Interval, check_ranges, compose_schema
 from m3.envs.parallel import ParallelEnvs
-from m3.envs.seeding import derive_seed
+from m3.envs.seeding import SEED_LIMIT, derive_seed
 from m3.evaluation import play_episodes
 from m3.metrics import learning_curve
 from m3.schedule import eval_env_seeds
@@ -68,15 +68,14 @@ class EvaluateArgs:
 
 ConfigStore.instance().store(name="m3_evaluate", node=EvaluateArgs)
 RANGES = tuple((key, Interval.parse(text)) for key, text in
-               {"episodes": "[1, inf)", "envs": "[1, inf)", "seed": "[0, 4294967296)"}.items())
+               {"episodes": "[1, inf)", "envs": "[1, inf)", "seed": f"[0, {SEED_LIMIT})"}.items())
+KEYS_HINT = "allowed keys: " + ", ".join(f.name for f in fields(EvaluateArgs))
 
 
 def parse_args(argv: list[str]) -> EvaluateArgs:
     """Hydra overrides → EvaluateArgs; every check that needs no model or env."""
     try:
-        args: EvaluateArgs = compose_schema(EvaluateArgs, argv, config_name="m3_evaluate",
-                                            keys_hint="allowed keys: run_dir, episodes, envs, weights, out, seed, "
-                                                      "device")
+        args: EvaluateArgs = compose_schema(EvaluateArgs, argv, config_name="m3_evaluate", keys_hint=KEYS_HINT)
         check_ranges(args, RANGES)
     except ConfigError as e:
         raise UsageError(str(e)) from e
