@@ -21,6 +21,7 @@ import numpy as np
 from m3.config import compose_config
 from m3.envs import EnvConfig, env_spec, make_env
 from m3.envs.parallel import ParallelEnvs
+from m3.envs.seeding import derive_seed
 from m3.envs.spec import ActionSpec
 
 
@@ -28,6 +29,25 @@ def random_actions(action: ActionSpec, n: int, rng: np.random.Generator) -> np.n
     if action.kind == "discrete":
         return rng.integers(action.n, size=n)
     return rng.uniform(-1, 1, size=(n, action.n)).astype(np.float32)
+
+
+def random_returns(benchmark: str, cfg: EnvConfig, episodes: int, seed: int) -> list[float]:
+    """Returns of `episodes` test-env episodes under uniform random actions. Episode j starts from the seed the
+    final evaluation of run seed `seed` gives its episode j (`m3.envs.seeding`, purpose "final"), so the random
+    policy plays the episodes the trained agent is scored on; actions come from `default_rng(seed)`."""
+    action = env_spec(benchmark, cfg).action
+    env = make_env(benchmark, cfg, "test", seed=derive_seed(seed, "test_env", 0))
+    rng = np.random.default_rng(seed)
+    returns = []
+    for j in range(episodes):
+        env.reset(seed=derive_seed(seed, "final", j))
+        total, done = 0.0, False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(random_actions(action, 1, rng)[0])
+            total, done = total + float(reward), terminated or truncated
+        returns.append(total)
+    env.close()
+    return returns
 
 
 def single_env(benchmark: str, cfg: EnvConfig, steps: int, rng: np.random.Generator) -> dict[str, float]:

@@ -1,13 +1,16 @@
 """Learning curves: evaluation return against env steps and wall time, per seed, printed as JSON.
 
 Each seed is a real `python -m m3.train` run (resumable: rerunning continues unfinished runs and returns at once
-for finished ones). The target of issue 2 is a mean evaluation return ≥ 300 on CartPole within 50K env steps.
+for finished ones) of benchmark --env on its game --game (default: the benchmark's). The target of issue 2 is a
+mean evaluation return ≥ 300 on CartPole within 50K env steps; issue 15's targets are in docs/learning.md.
+Beside the curves the report gives the uniform random policy's mean return on the episodes each seed's final
+evaluation plays (`benchmarks.envs.random_returns`, the benchmark's final episode count).
 With --jobs N > 1 the seeds train N at a time, each with cores/N torch threads (unless OMP_NUM_THREADS is set),
 and each run's console output goes to <run_dir>.log instead of stderr.
 The report gives the first evaluation at which the mean over seeds reaches --target; --plot writes a figure of
 every seed's curve and their mean against env steps.
-Usage (repository root): python benchmarks/learning.py --env cartpole --seeds 0 1 2 --steps 50000
-    [--jobs 3] [--target 300] [--plot docs/figures/cartpole_learning.png] [--run-root runs/learning]
+Usage (repository root): python -m benchmarks.learning --env cartpole --seeds 0 1 2 --steps 50000
+    [--game G] [--jobs 3] [--target 300] [--plot docs/figures/cartpole_learning.png] [--run-root runs/learning]
     [--device cpu] [-- extra Hydra overrides]
 """
 
@@ -21,14 +24,23 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.envs import random_returns
 from m3.config import compose_config
 from m3.metrics import learning_curve, read_metrics
 
 
 def train_command(args: argparse.Namespace, seed: int, epochs: int, run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "m3.train", f"benchmark={args.env}", f"seed={seed}", f"run_dir={run_dir}",
-            f"epochs={epochs}", f"collection.train.stop_after_epochs={epochs}", f"device={args.device}",
-            *args.overrides]
+    return [sys.executable, "-m", "m3.train", f"benchmark={args.env}", *game_override(args), f"seed={seed}",
+            f"run_dir={run_dir}", f"epochs={epochs}", f"collection.train.stop_after_epochs={epochs}",
+            f"device={args.device}", *args.overrides]
+
+
+def game_override(args: argparse.Namespace) -> list[str]:
+    return [f"env.game={args.game}"] if args.game else []
+
+
+def seed_dir(args: argparse.Namespace, seed: int) -> Path:
+    return args.run_root / args.env / (args.game or "") / f"seed{seed}"
 
 
 def run_seeds(args: argparse.Namespace, epochs: int) -> dict[int, float]:
@@ -40,7 +52,7 @@ def run_seeds(args: argparse.Namespace, epochs: int) -> dict[int, float]:
     while pending or running:
         while pending and len(running) < args.jobs:
             seed = pending.pop(0)
-            run_dir = args.run_root / args.env / f"seed{seed}"
+            run_dir = seed_dir(args, seed)
             run_dir.parent.mkdir(parents=True, exist_ok=True)
             out = sys.stderr if args.jobs == 1 else open(run_dir.with_suffix(".log"), "a")  # noqa: SIM115
             if args.jobs > 1:
@@ -65,6 +77,7 @@ def run_seeds(args: argparse.Namespace, epochs: int) -> dict[int, float]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default="cartpole", help="benchmark name (config/m3/benchmark/<env>.yaml)")
+    p.add_argument("--game", help="the benchmark's game (env.game); default: the benchmark config's")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=50_000, help="env steps to collect per seed")
     p.add_argument("--jobs", type=int, default=1, help="seeds trained at once")
@@ -76,19 +89,24 @@ def main() -> None:
     args = p.parse_args()
     if args.jobs < 1:
         p.error(f"--jobs must be at least 1, got {args.jobs}")
-    base = compose_config([f"benchmark={args.env}", "run_dir=/tmp/unused", *args.overrides])
+    base = compose_config([f"benchmark={args.env}", *game_override(args), "run_dir=/tmp/unused", *args.overrides])
     epochs = -(-args.steps // base.collection.train.num_steps)
     walls = run_seeds(args, epochs)
-    report = {"env": args.env, "steps": args.steps, "epochs": epochs, "jobs": args.jobs, "seeds": {}}
+    report = {"env": args.env, "game": base.env.game, "steps": args.steps, "epochs": epochs, "jobs": args.jobs,
+              "overrides": args.overrides, "seeds": {}}
+    episodes = base.collection.test.num_episodes_end
     for seed in args.seeds:
-        run_dir = args.run_root / args.env / f"seed{seed}"
+        run_dir = seed_dir(args, seed)
+        random = random_returns(args.env, base.env, episodes, seed)
         curve = learning_curve(run_dir)
         final = [r["final/return"] for r in read_metrics(run_dir) if "final/return" in r]
         report["seeds"][seed] = {"curve": curve, "final_return": final[-1] if final else None,
                                  "best_eval_return": max(curve["returns"], default=None),
+                                 "random_return": sum(random) / len(random), "random_episodes": len(random),
                                  "wall_s_this_call": walls[seed]}
     finals = [s["final_return"] for s in report["seeds"].values() if s["final_return"] is not None]
     report["mean_final_return"] = sum(finals) / len(finals) if finals else None
+    report["mean_random_return"] = sum(s["random_return"] for s in report["seeds"].values()) / len(args.seeds)
     curves = [s["curve"] for s in report["seeds"].values()]
     mean = mean_by_epoch(curves)
     steps_at = dict(zip(curves[0]["epochs"], curves[0]["env_steps"]))
@@ -120,7 +138,9 @@ def plot(report: dict, path: Path, steps_at: dict[int, int]) -> None:
     mean = report["mean_eval_return_by_epoch"]
     ax.plot([steps_at[e] for e in mean], list(mean.values()), color="black", lw=2, label="mean over seeds")
     ax.axhline(report["target"], color="grey", ls="--", lw=1, label=f"target {report['target']:g}")
-    ax.set(xlabel="env steps", ylabel="evaluation return (temperature 0.5)", title=f"{report['env']}: learning curves")
+    ax.axhline(report["mean_random_return"], color="tab:red", ls=":", lw=1.5, label="uniform random policy")
+    ax.set(xlabel="env steps", ylabel="evaluation return (temperature 0.5)",
+           title=f"{report['env']} {report['game']}: learning curves")
     ax.legend(loc="lower right")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)

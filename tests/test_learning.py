@@ -8,25 +8,12 @@ about 22 steps; the trained agent must at least double the random return measure
 import numpy as np
 import pytest
 
+from benchmarks.envs import random_returns
 from m3.checkpoint import RunDir
 from m3.config import load_config
-from m3.envs import registry
+from m3.envs import EnvConfig
 from m3.train import prepare_run
 from m3.trainer import Trainer
-
-
-def random_return(episodes: int = 100, seed: int = 0) -> float:
-    env = registry.make_env("cartpole", registry.EnvConfig(), "test", seed)
-    rng = np.random.default_rng(seed)
-    returns = []
-    for i in range(episodes):
-        env.reset(seed=seed + i)
-        total, done = 0.0, False
-        while not done:
-            _, reward, terminated, truncated, _ = env.step(int(rng.integers(2)))
-            total, done = total + reward, terminated or truncated
-        returns.append(total)
-    return float(np.mean(returns))
 
 
 @pytest.mark.slow(minutes=6)
@@ -37,6 +24,6 @@ def test_cartpole_agent_beats_random_play(tmp_path):
     trainer = Trainer(cfg, run)
     trainer.run_epochs()
     final = trainer.finish()["final/return"]
-    baseline = random_return()
+    baseline = float(np.mean(random_returns("cartpole", EnvConfig(), episodes=100, seed=0)))
     assert 15 < baseline < 30
     assert final >= 2 * baseline, f"final return {final:.1f} vs random {baseline:.1f}"
