@@ -2,6 +2,17 @@
 
 from collections import defaultdict
 
+import pytest
+
+from m3.rng import seed_everything
+
+
+@pytest.fixture(autouse=True)
+def seeded_random_streams():
+    """Every test starts from the same Python, NumPy and torch random streams, so a test that draws random inputs
+    without seeding them sees the same inputs in every run, whatever ran before it on its worker."""
+    seed_everything(0)
+
 
 def pytest_collection_modifyitems(items):
     """The longest files first, so that `make test`'s workers (xdist, a file per worker, in this order) start them
