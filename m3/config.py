@@ -193,6 +193,11 @@ def compose_schema(schema: type, overrides: list[str], config_name: str, keys_hi
     ConfigStore) with Hydra overrides into an instance of the dataclass `schema`. A bad override, a wrong type
     or a key the schema lacks (`+key=value` included) is one ConfigError line; `keys_hint` says where the keys are.
     """
+    for arg in overrides:
+        if arg.startswith("-"):
+            key = arg.lstrip("-").split("=")[0] or "key"
+            raise ConfigError(f"{arg!r} is not an override: arguments are Hydra overrides key=value (e.g. "
+                              f"{key}=<value>, no dashes); {keys_hint}")
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             cfg = compose(config_name=config_name, overrides=overrides)

@@ -61,6 +61,7 @@ def test_cartpole_validates():
     (["benchmark=cartpole", "training.world_model.batch_size=6"], "batch_size=6"),
     (["benchmark=cartpole", "seed=-1"], r"seed=-1 is not allowed; a run seed is an integer in \[0, 4294967296\)"),
     (["benchmark=cartpole", "seed=4294967296"], "seed=4294967296 is not allowed"),
+    (["benchmark=cartpole", "--epochs=3"], r"'--epochs=3' is not an override: .* \(e.g. epochs=<value>, no dashes\)"),
 ])
 def test_bad_overrides_fail_naming_the_value(overrides, needle):
     with pytest.raises(ConfigError, match=needle):

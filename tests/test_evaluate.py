@@ -119,7 +119,8 @@ def _bad(tmp_path, run_dir):
         ([f"run_dir={run_dir}", "+episode=3"],
          "unknown config key 'episode' (from an override or a config file); allowed keys: run_dir, episodes, envs, "
          "weights, out, seed, device"),
-        ([f"run_dir={run_dir}", "--episodes", "3"], "LexerNoViableAltException: --episodes"),
+        ([f"run_dir={run_dir}", "--episodes", "3"],
+         "'--episodes' is not an override: arguments are Hydra overrides key=value (e.g. episodes=<value>, no dashes)"),
         ([f"run_dir={run_dir}", "device=tpu"], "device='tpu' is not allowed; choose one of ['cpu', 'cuda']"),
         ([f"run_dir={tmp_path / 'missing'}"], f"run_dir='{tmp_path / 'missing'}' is not a folder"),
         ([f"run_dir={empty}"], f"{empty} is not an m3 run folder"),
