@@ -41,7 +41,10 @@ def curves_figure(report: dict, path: Path) -> None:
         for name, (text, colour, style) in PREDICTORS.items():
             if name != "world_model" and name in wm[-1][key]:
                 ax.axhline(wm[-1][key][name], color=colour, ls=style, label=text)
-        ax.set(xlabel="world-model updates", ylabel=f"held-out {label}")
+        if "target_entropy" in wm[-1][key]:
+            ax.axhline(wm[-1][key]["target_entropy"], color="black", lw=0.8, label="floor (target entropy)")
+        # log scale: the untrained value sits far above the baselines the trained model is compared with
+        ax.set(xlabel="world-model updates", ylabel=f"held-out {label}", yscale="log" if key != "end_ce" else "linear")
         ax.legend(fontsize=8)
     fig.suptitle(f"{report['benchmark']} {report['game']}: held-out losses, random-play data (seed {report['seed']})")
     _save(fig, path)
