@@ -141,7 +141,7 @@ def plot(report: dict, path: Path, steps_at: dict[int, int]) -> None:
     ax.axhline(report["mean_random_return"], color="tab:red", ls=":", lw=1.5, label="uniform random policy")
     ax.set(xlabel="env steps", ylabel="evaluation return (temperature 0.5)",
            title=f"{report['env']} {report['game']}: learning curves")
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
