@@ -97,16 +97,18 @@ def main() -> None:
     episodes = base.collection.test.num_episodes_end
     for seed in args.seeds:
         run_dir = seed_dir(args, seed)
-        random = random_returns(args.env, base.env, episodes, seed)
+        random_scores = random_returns(args.env, base.env, episodes, seed)
         curve = learning_curve(run_dir)
         final = [r["final/return"] for r in read_metrics(run_dir) if "final/return" in r]
         report["seeds"][seed] = {"curve": curve, "final_return": final[-1] if final else None,
                                  "best_eval_return": max(curve["returns"], default=None),
-                                 "random_return": sum(random) / len(random), "random_episodes": len(random),
+                                 "random_return": sum(random_scores) / len(random_scores),
+                                 "random_episodes": len(random_scores),
                                  "wall_s_this_call": walls[seed]}
     finals = [s["final_return"] for s in report["seeds"].values() if s["final_return"] is not None]
     report["mean_final_return"] = sum(finals) / len(finals) if finals else None
-    report["mean_random_return"] = sum(s["random_return"] for s in report["seeds"].values()) / len(args.seeds)
+    randoms = [s["random_return"] for s in report["seeds"].values()]
+    report["mean_random_return"] = sum(randoms) / len(randoms)
     curves = [s["curve"] for s in report["seeds"].values()]
     mean = mean_by_epoch(curves)
     steps_at = dict(zip(curves[0]["epochs"], curves[0]["env_steps"]))
