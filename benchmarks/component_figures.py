@@ -97,32 +97,44 @@ def _image_rollout(agent: Agent, real: torch.Tensor, tokens: torch.Tensor, rewar
 
 
 def _vector_rollout(agent: Agent, real: dict, imagined: dict, rewards, path: Path, dims: int = 6) -> None:
-    names = [m for m in ("vector", "token", "token_2d") if m in real]
-    fig, axes = plt.subplots(1, len(names) + 1, figsize=(4.2 * (len(names) + 1), 3.4), layout="constrained")
+    """Top row: the busiest vector dimensions, one panel each (small multiples, own y-scales); bottom row: the
+    token, map and reward panels."""
     steps = np.arange(1, len(rewards[0]) + 1)
-    for ax, name in zip(axes, names):
-        if name == "vector":
-            levels = agent.tokenizer.vector.detokenize
-            r, m = levels(real[name]).cpu().numpy(), levels(imagined[name]).cpu().numpy()  # (n, D) symlog levels
-            for j, d in enumerate(np.argsort(-r.std(0))[:dims]):
-                ax.plot(steps, r[:, d], color=f"C{j}", lw=1.5)
-                ax.plot(steps, m[:, d], color=f"C{j}", lw=1.5, ls="--")
-            ax.set(ylabel="symlog level", title=f"vector: {min(dims, r.shape[1])} busiest dims (solid real, dashed "
-                                                f"imagined)")
-        elif name == "token":
+    vector = "vector" in real
+    if vector:
+        levels = agent.tokenizer.vector.detokenize
+        r, m = levels(real["vector"]).cpu().numpy(), levels(imagined["vector"]).cpu().numpy()  # (n, D) symlog levels
+        busiest = np.argsort(-r.std(0))[: min(dims, r.shape[1])]
+    others = [name for name in ("token", "token_2d") if name in real] + ["reward"]
+    columns = max(len(busiest) if vector else 0, len(others))
+    fig = plt.figure(figsize=(2.6 * columns, 2.5 * (1 + vector)), layout="constrained")
+    grid = fig.add_gridspec(1 + vector, columns)
+    if vector:
+        for j, d in enumerate(busiest):
+            ax = fig.add_subplot(grid[0, j])
+            ax.plot(steps, r[:, d], lw=1.5, label="real")
+            ax.plot(steps, m[:, d], lw=1.5, ls="--", label="imagined")
+            ax.set(title=f"vector dim {d}", xlabel="imagined step", ylabel="symlog level" if j == 0 else None)
+            if j == 0:
+                ax.legend(fontsize=7)
+    for j, name in enumerate(others):
+        ax = fig.add_subplot(grid[int(vector), j])
+        if name == "token":
             ax.step(steps, real[name][:, 0].cpu(), label="real")
             ax.step(steps, imagined[name][:, 0].cpu(), ls="--", label="imagined")
             ax.set(ylabel="token id", title="token")
-            ax.legend(fontsize=8)
-        else:
+        elif name == "token_2d":
             agree = (real[name] == imagined[name]).float().mean((1, 2)).cpu()
             ax.plot(steps, agree, "o-")
-            ax.set(ylim=(0, 1.02), ylabel="share of map columns equal to real", title="token_2d (map)")
+            ax.set(ylim=(0, 1.02), ylabel="share of map entries equal to real", title="token_2d (map)")
+        else:
+            ax.plot(steps, rewards[0], label="real")
+            ax.plot(steps, rewards[1], ls="--", label="imagined")
+            ax.set(ylabel="reward", title="reward")
+        if name != "token_2d":
+            ax.legend(fontsize=7)
         ax.set(xlabel="imagined step")
-    axes[-1].plot(steps, rewards[0], label="real")
-    axes[-1].plot(steps, rewards[1], ls="--", label="imagined")
-    axes[-1].set(xlabel="imagined step", ylabel="reward", title="reward")
-    axes[-1].legend(fontsize=8)
+    fig.suptitle("the world model fed the real actions (dashed) beside the real continuation (solid)")
     _save(fig, path)
 
 
