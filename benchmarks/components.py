@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm, trange
 
 from benchmarks.component_figures import curves_figure, reconstruction_figure, rollout_figure
 from benchmarks.envs import random_actions
@@ -51,7 +52,8 @@ def random_episodes(cfg: M3Config, steps: int, seed: int, first_id: int = 0) -> 
     rng = np.random.default_rng(seed)
     episodes: list[Episode] = []
     builder = None
-    for action in random_actions(spec.action, steps, rng):
+    actions = random_actions(spec.action, steps, rng)
+    for action in tqdm(actions, desc="random play", unit="step", leave=False, dynamic_ncols=True):
         if builder is None:
             obs, _ = env.reset()
             builder = EpisodeBuilder(first_id + len(episodes), spec.action)
@@ -78,7 +80,7 @@ def train_tokenizer(agent: Agent, cfg: M3Config, store: ReplayStore, test: list[
     for point in eval_points(args.tokenizer_updates, args.evals):
         agent.eval()
         agent.tokenizer.train()
-        for _ in range(point - done):
+        for _ in trange(point - done, desc=f"tokenizer updates to {point}", leave=False, dynamic_ncols=True):
             tokenizer_step(agent, store, optimizer, c, generator)
         done = point
         agent.eval()
@@ -100,7 +102,7 @@ def train_world_model(agent: Agent, cfg: M3Config, store: ReplayStore, baselines
     for point in eval_points(args.wm_updates, args.evals):
         agent.eval()
         agent.world_model.train()
-        for _ in range(point - done):
+        for _ in trange(point - done, desc=f"world-model updates to {point}", leave=False, dynamic_ncols=True):
             world_model_step(agent, store, sampler, optimizer, c, cfg.world_model.retnet.max_blocks, generator)
         done = point
         curve.append({"updates": point, "wall_s": round(time.time() - start, 1),
