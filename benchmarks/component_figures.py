@@ -100,23 +100,22 @@ def _vector_rollout(agent: Agent, real: dict, imagined: dict, rewards, path: Pat
     """Top row: the busiest vector dimensions, one panel each (small multiples, own y-scales); bottom row: the
     token, map and reward panels."""
     steps = np.arange(1, len(rewards[0]) + 1)
-    vector = "vector" in real
+    vector, busiest = "vector" in real, []
     if vector:
         levels = agent.tokenizer.vector.detokenize
         r, m = levels(real["vector"]).cpu().numpy(), levels(imagined["vector"]).cpu().numpy()  # (n, D) symlog levels
-        busiest = np.argsort(-r.std(0))[: min(dims, r.shape[1])]
+        busiest = np.argsort(-r.std(0))[:dims]
     others = [name for name in ("token", "token_2d") if name in real] + ["reward"]
-    columns = max(len(busiest) if vector else 0, len(others))
+    columns = max(len(busiest), len(others))
     fig = plt.figure(figsize=(2.6 * columns, 2.5 * (1 + vector)), layout="constrained")
     grid = fig.add_gridspec(1 + vector, columns)
-    if vector:
-        for j, d in enumerate(busiest):
-            ax = fig.add_subplot(grid[0, j])
-            ax.plot(steps, r[:, d], lw=1.5, label="real")
-            ax.plot(steps, m[:, d], lw=1.5, ls="--", label="imagined")
-            ax.set(title=f"vector dim {d}", xlabel="imagined step", ylabel="symlog level" if j == 0 else None)
-            if j == 0:
-                ax.legend(fontsize=7)
+    for j, d in enumerate(busiest):
+        ax = fig.add_subplot(grid[0, j])
+        ax.plot(steps, r[:, d], lw=1.5, label="real")
+        ax.plot(steps, m[:, d], lw=1.5, ls="--", label="imagined")
+        ax.set(title=f"vector dim {d}", xlabel="imagined step", ylabel="symlog level" if j == 0 else None)
+        if j == 0:
+            ax.legend(fontsize=7)
     for j, name in enumerate(others):
         ax = fig.add_subplot(grid[int(vector), j])
         if name == "token":

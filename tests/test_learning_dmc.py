@@ -15,8 +15,7 @@ import pytest
 from benchmarks.envs import random_returns
 from m3.checkpoint import RunDir
 from m3.config import load_config
-from m3.train import prepare_run
-from m3.trainer import Trainer
+from m3.train import start
 
 FEW_MINUTES = [
     "epochs=10",
@@ -38,11 +37,9 @@ FEW_MINUTES = [
 def test_dmc_cartpole_balance_agent_beats_random_play(tmp_path):
     cfg = load_config(["benchmark=dmc", "env.game=cartpole-balance", "scale=small", "seed=0",
                        f"run_dir={tmp_path / 'run'}", *FEW_MINUTES])
-    run = RunDir(cfg.run_dir)
-    prepare_run(cfg, run)
-    trainer = Trainer(cfg, run)
+    trainer = start(cfg, RunDir(cfg.run_dir))
     trainer.run_epochs()
     final = trainer.finish()["final/return"]
-    baseline = float(np.mean(random_returns("dmc", cfg.env, episodes=16, seed=0)))
+    baseline = float(np.mean(random_returns("dmc", cfg.env, cfg.collection.test.num_episodes_end, cfg.seed)))
     assert 250 < baseline < 400
     assert final >= 1.5 * baseline, f"final return {final:.1f} vs random {baseline:.1f}"
