@@ -11,19 +11,15 @@ import pytest
 from benchmarks.envs import random_returns
 from m3.checkpoint import RunDir
 from m3.config import load_config
-from m3.envs import EnvConfig
-from m3.train import prepare_run
-from m3.trainer import Trainer
+from m3.train import start
 
 
 @pytest.mark.slow(minutes=6)
 def test_cartpole_agent_beats_random_play(tmp_path):
     cfg = load_config(["benchmark=cartpole", "seed=0", "epochs=25", f"run_dir={tmp_path / 'run'}"])
-    run = RunDir(cfg.run_dir)
-    prepare_run(cfg, run)
-    trainer = Trainer(cfg, run)
+    trainer = start(cfg, RunDir(cfg.run_dir))
     trainer.run_epochs()
     final = trainer.finish()["final/return"]
-    baseline = float(np.mean(random_returns("cartpole", EnvConfig(), episodes=100, seed=0)))
+    baseline = float(np.mean(random_returns("cartpole", cfg.env, episodes=100, seed=cfg.seed)))
     assert 15 < baseline < 30
     assert final >= 2 * baseline, f"final return {final:.1f} vs random {baseline:.1f}"
