@@ -56,8 +56,9 @@ def reconstruction_figure(agent: Agent, episodes: list[Episode], path: Path, n: 
     frames = torch.cat([e.observations["image"] for e in episodes])
     originals = frames[torch.linspace(0, len(frames) - 1, n).long()]
     recon = to_uint8(agent.tokenizer.image.reconstruct(originals.to(agent.device)))
-    fig, ax = plt.subplots(figsize=(12, 3.4), layout="constrained")
-    ax.imshow(reconstruction_grid(originals.numpy(), recon))
+    grid = reconstruction_grid(originals.numpy(), recon)  # (H, W, 3)
+    fig, ax = plt.subplots(figsize=(9, 9 * grid.shape[0] / grid.shape[1] + 0.4), layout="constrained")
+    ax.imshow(grid)
     ax.set(title="held-out frames (rows 1, 3) above their reconstructions (rows 2, 4)", xticks=[], yticks=[])
     _save(fig, path)
 
