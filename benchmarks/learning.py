@@ -9,9 +9,13 @@ With --jobs N > 1 the seeds train N at a time, each with cores/N torch threads (
 and each run's console output goes to <run_dir>.log instead of stderr.
 The report gives the first evaluation at which the mean over seeds reaches --target; --plot writes a figure of
 every seed's curve and their mean against env steps.
+With --minutes M the call stops every run still training after M minutes of wall time (SIGTERM: each run
+checkpoints and exits 75, `m3.train`) and starts no further seed; the report then gives each seed's curve so far
+(`stopped_by_budget`), and rerunning the command continues the runs. Give --jobs as many as --seeds so that
+every seed gets its share of the budget.
 Usage (repository root): python -m benchmarks.learning --env cartpole --seeds 0 1 2 --steps 50000
-    [--game G] [--jobs 3] [--target 300] [--plot docs/figures/cartpole_learning.png] [--run-root runs/learning]
-    [--device cpu] [-- extra Hydra overrides]
+    [--game G] [--jobs 3] [--minutes 170] [--target 300] [--plot docs/figures/cartpole_learning.png]
+    [--run-root runs/learning] [--device cpu] [-- extra Hydra overrides]
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +32,7 @@ from pathlib import Path
 from benchmarks.envs import random_returns
 from m3.config import compose_config
 from m3.metrics import learning_curve, read_metrics
+from m3.train import EX_TEMPFAIL
 
 
 def train_command(args: argparse.Namespace, seed: int, epochs: int, run_dir: Path) -> list[str]:
@@ -43,13 +49,22 @@ def seed_dir(args: argparse.Namespace, seed: int) -> Path:
     return args.run_root / args.env / (args.game or "") / f"seed{seed}"
 
 
-def run_seeds(args: argparse.Namespace, epochs: int) -> dict[int, float]:
-    """Train every seed, `args.jobs` at a time; returns the wall seconds of each seed's call."""
+def run_seeds(args: argparse.Namespace, epochs: int) -> tuple[dict[int, float], set[int]]:
+    """Train every seed, `args.jobs` at a time, until done or `args.minutes` have passed; returns the wall seconds
+    of each seed's call and the seeds the budget stopped or never started."""
     env = dict(os.environ)
     if args.jobs > 1:
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.jobs)))
-    pending, running, walls = list(args.seeds), {}, {}
+    deadline = time.time() + args.minutes * 60 if args.minutes is not None else float("inf")
+    pending, running, walls, stopped = list(args.seeds), {}, {}, set()
     while pending or running:
+        if time.time() > deadline and not stopped:
+            stopped = set(pending) | set(running)
+            pending = []
+            print(f"learning: --minutes {args.minutes:g} spent, stopping seeds {sorted(running)}", file=sys.stderr,
+                  flush=True)
+            for proc, *_ in running.values():
+                proc.terminate()
         while pending and len(running) < args.jobs:
             seed = pending.pop(0)
             run_dir = seed_dir(args, seed)
@@ -67,11 +82,11 @@ def run_seeds(args: argparse.Namespace, epochs: int) -> dict[int, float]:
             walls[seed] = round(time.time() - start, 1)
             if out is not sys.stderr:
                 out.close()
-            if proc.returncode != 0:
+            if proc.returncode != 0 and not (seed in stopped and proc.returncode in (EX_TEMPFAIL, -signal.SIGTERM)):
                 for other, *_ in running.values():
                     other.terminate()
                 sys.exit(f"learning: seed {seed} failed with exit code {proc.returncode}")
-    return walls
+    return walls, stopped
 
 
 def main() -> None:
@@ -81,6 +96,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=50_000, help="env steps to collect per seed")
     p.add_argument("--jobs", type=int, default=1, help="seeds trained at once")
+    p.add_argument("--minutes", type=float, help="wall-time budget of this call; stopped runs resume on a rerun")
     p.add_argument("--run-root", type=Path, default=Path("runs/learning"))
     p.add_argument("--device", default="cpu")
     p.add_argument("--target", type=float, default=300.0, help="mean eval return to reach (issue 2: CartPole 300)")
@@ -91,9 +107,9 @@ def main() -> None:
         p.error(f"--jobs must be at least 1, got {args.jobs}")
     base = compose_config([f"benchmark={args.env}", *game_override(args), "run_dir=/tmp/unused", *args.overrides])
     epochs = -(-args.steps // base.collection.train.num_steps)
-    walls = run_seeds(args, epochs)
+    walls, stopped = run_seeds(args, epochs)
     report = {"env": args.env, "game": base.env.game, "steps": args.steps, "epochs": epochs, "jobs": args.jobs,
-              "overrides": args.overrides, "seeds": {}}
+              "minutes": args.minutes, "overrides": args.overrides, "seeds": {}}
     episodes = base.collection.test.num_episodes_end
     for seed in args.seeds:
         run_dir = seed_dir(args, seed)
@@ -104,7 +120,8 @@ def main() -> None:
                                  "best_eval_return": max(curve["returns"], default=None),
                                  "random_return": sum(random_scores) / len(random_scores),
                                  "random_episodes": len(random_scores),
-                                 "wall_s_this_call": walls[seed]}
+                                 "stopped_by_budget": seed in stopped and not final,
+                                 "wall_s_this_call": walls.get(seed, 0.0)}
     finals = [s["final_return"] for s in report["seeds"].values() if s["final_return"] is not None]
     report["mean_final_return"] = sum(finals) / len(finals) if finals else None
     randoms = [s["random_return"] for s in report["seeds"].values()]
