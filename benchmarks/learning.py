@@ -4,7 +4,8 @@ Each seed is a real `python -m m3.train` run (resumable: rerunning continues unf
 for finished ones) of benchmark --env on its game --game (default: the benchmark's). The target of issue 2 is a
 mean evaluation return ≥ 300 on CartPole within 50K env steps; issue 15's targets are in docs/learning.md.
 Beside the curves the report gives the uniform random policy's mean return on the episodes each seed's final
-evaluation plays (`benchmarks.envs.random_returns`, the benchmark's final episode count).
+evaluation plays (`benchmarks.envs.random_returns`, the benchmark's final episode count), kept beside the seed's
+run dir in <run_dir>.random.json and reused while the benchmark, env config, seed and episode count are the same.
 With --jobs N > 1 the seeds train N at a time, each with cores/N torch threads (unless OMP_NUM_THREADS is set),
 and each run's console output goes to <run_dir>.log instead of stderr.
 The report gives the first evaluation at which the mean over seeds reaches --target; --plot writes a figure of
@@ -27,10 +28,13 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from benchmarks.envs import random_returns
+from m3.atomic import atomic_write_text
 from m3.config import compose_config
+from m3.envs import EnvConfig
 from m3.metrics import learning_curve, read_metrics
 from m3.train import EX_TEMPFAIL
 
@@ -47,6 +51,21 @@ def game_override(args: argparse.Namespace) -> list[str]:
 
 def seed_dir(args: argparse.Namespace, seed: int) -> Path:
     return args.run_root / args.env / (args.game or "") / f"seed{seed}"
+
+
+def random_baseline(args: argparse.Namespace, env_cfg: EnvConfig, episodes: int, seed: int) -> list[float]:
+    """The random policy's returns on seed `seed`'s final-evaluation episodes, from <run_dir>.random.json when
+    that file was written for the same benchmark, env config, seed and episode count, else played and saved."""
+    path = seed_dir(args, seed).with_suffix(".random.json")
+    key = {"benchmark": args.env, "env": asdict(env_cfg), "seed": seed, "episodes": episodes}
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if saved["key"] == key:
+            return saved["returns"]
+    returns = random_returns(args.env, env_cfg, episodes, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(json.dumps({"key": key, "returns": returns}), path)
+    return returns
 
 
 def run_seeds(args: argparse.Namespace, epochs: int) -> tuple[dict[int, float], set[int]]:
@@ -113,7 +132,7 @@ def main() -> None:
     episodes = base.collection.test.num_episodes_end
     for seed in args.seeds:
         run_dir = seed_dir(args, seed)
-        random_scores = random_returns(args.env, base.env, episodes, seed)
+        random_scores = random_baseline(args, base.env, episodes, seed)
         curve = learning_curve(run_dir)
         final = [r["final/return"] for r in read_metrics(run_dir) if "final/return" in r]
         report["seeds"][seed] = {"curve": curve, "final_return": final[-1] if final else None,
