@@ -24,6 +24,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from tqdm import trange
 
 from m3.config import compose_config
 from m3.envs.craftax_mapping import CRAFTAX_VOCABS, NUM_ACTIONS, NUM_DIRECTIONS
@@ -97,14 +98,17 @@ def main() -> None:
     points = {round(i * args.updates / args.evals) for i in range(args.evals + 1)}
     zeros, ones = torch.zeros(opt.batch_size, length), torch.ones(opt.batch_size, length)
     curve, start = [], time.time()
-    for update in range(args.updates + 1):
+
+    def measure(update: int) -> None:
+        curve.append({"updates": update, **held_out_ce(model, held_out), "wall_s": round(time.time() - start, 1)})
+
+    for update in trange(args.updates, desc="direction probe", unit="update"):
         if update in points:
-            curve.append({"updates": update, **held_out_ce(model, held_out), "wall_s": round(time.time() - start, 1)})
-        if update == args.updates:
-            break
+            measure(update)
         tokens, actions = segments(args.cells, opt.batch_size, length, train)
         optimizer_step(optimizer, model, model.compute_loss(tokens, actions, zeros, zeros, ones).loss,
                        opt.max_grad_norm, "world_model")
+    measure(args.updates)
     retnet = cfg.world_model.retnet
     print(json.dumps({"cells": args.cells, "overrides": args.overrides, "seed": args.seed,
                       "retnet": {"layers": retnet.num_layers, "heads": retnet.num_heads, "width": retnet.embed_dim},
