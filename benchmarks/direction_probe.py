@@ -12,7 +12,7 @@ next-token CE on a fixed held-out batch; the direction's marginal is ln 4 = 1.38
 the rule reaches 0. Batch size, segment length and context are the config's. Torch runs one thread; seeded.
 Usage (repository root):
     python -m benchmarks.direction_probe --cells 99 [--updates 600] [--evals 6] [--seed 0]
-        [-- extra Hydra overrides, e.g. world_model.retnet.embed_dim=128 world_model.retnet.num_heads=4]
+        [-- extra Hydra overrides, e.g. world_model.retnet.embed_dim=128]
 """
 
 from __future__ import annotations
