@@ -118,7 +118,7 @@ def main() -> None:
     p.add_argument("--minutes", type=float, help="wall-time budget of this call; stopped runs resume on a rerun")
     p.add_argument("--run-root", type=Path, default=Path("runs/learning"))
     p.add_argument("--device", default="cpu")
-    p.add_argument("--target", type=float, default=300.0, help="mean eval return to reach (issue 2: CartPole 300)")
+    p.add_argument("--target", type=float, help="mean eval return to reach (issue 2: CartPole 300); none if not given")
     p.add_argument("--plot", type=Path, help="write the learning curves to this image file")
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run")
     args = p.parse_args()
@@ -149,7 +149,7 @@ def main() -> None:
     mean = mean_by_epoch(curves)
     steps_at = dict(zip(curves[0]["epochs"], curves[0]["env_steps"]))
     report["mean_eval_return_by_epoch"] = mean
-    reached = [e for e, r in mean.items() if r >= args.target]
+    reached = [e for e, r in mean.items() if args.target is not None and r >= args.target]
     report["target"] = args.target
     report["target_reached_at"] = {"epoch": reached[0], "env_steps": steps_at[reached[0]]} if reached else None
     if args.plot:
@@ -164,7 +164,8 @@ def mean_by_epoch(curves: list[dict[str, list]]) -> dict[int, float]:
 
 
 def plot(report: dict, path: Path, steps_at: dict[int, int]) -> None:
-    """Each seed's evaluation return and the mean over seeds against env steps, with the target."""
+    """Each seed's evaluation return and the mean over seeds against env steps, with the target if one was given,
+    on an axis to --steps so that a run stopped by the budget shows how much of its schedule it covered."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -175,9 +176,10 @@ def plot(report: dict, path: Path, steps_at: dict[int, int]) -> None:
         ax.plot(result["curve"]["env_steps"], result["curve"]["returns"], lw=1, alpha=0.6, label=f"seed {seed}")
     mean = report["mean_eval_return_by_epoch"]
     ax.plot([steps_at[e] for e in mean], list(mean.values()), color="black", lw=2, label="mean over seeds")
-    ax.axhline(report["target"], color="grey", ls="--", lw=1, label=f"target {report['target']:g}")
+    if report["target"] is not None:
+        ax.axhline(report["target"], color="grey", ls="--", lw=1, label=f"target {report['target']:g}")
     ax.axhline(report["mean_random_return"], color="tab:red", ls=":", lw=1.5, label="uniform random policy")
-    ax.set(xlabel="env steps", ylabel="evaluation return (temperature 0.5)",
+    ax.set(xlabel="env steps", ylabel="evaluation return (temperature 0.5)", xlim=(0, report["steps"]),
            title=f"{report['env']} {report['game']}: learning curves")
     ax.legend(loc="best")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,8 @@ from m3.checkpoint import RunDir
 def test_budget_stops_the_runs_and_reports_their_curves(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.learning", "--env", "cartpole", "--seeds", "0", "--steps", "100000",
-         "--minutes", "0.4", "--run-root", str(tmp_path), "scale=smoke", "evaluation.every=1"],
+         "--minutes", "0.4", "--run-root", str(tmp_path), "--plot", str(tmp_path / "curves.png"), "scale=smoke",
+         "evaluation.every=1"],
         check=True, capture_output=True, text=True, timeout=300)
     report = json.loads(done.stdout)
     seed = report["seeds"]["0"]
@@ -25,3 +26,5 @@ def test_budget_stops_the_runs_and_reports_their_curves(tmp_path):
     assert seed["random_episodes"] == 2 and seed["random_return"] > 0
     assert RunDir(tmp_path / "cartpole" / "seed0").record.exists()  # the checkpoint a rerun resumes from
     assert "--minutes 0.4 spent" in done.stderr
+    assert report["target"] is None and report["target_reached_at"] is None  # no --target, none reached
+    assert (tmp_path / "curves.png").stat().st_size > 0
