@@ -173,9 +173,11 @@ def plot(report: dict, path: Path, steps_at: dict[int, int]) -> None:
 
     fig, ax = plt.subplots(figsize=(7.0, 4.0), layout="constrained")
     for seed, result in report["seeds"].items():
-        ax.plot(result["curve"]["env_steps"], result["curve"]["returns"], lw=1, alpha=0.6, label=f"seed {seed}")
+        ax.plot(result["curve"]["env_steps"], result["curve"]["returns"], lw=1, marker="o", ms=3, alpha=0.6,
+                label=f"seed {seed}")
     mean = report["mean_eval_return_by_epoch"]
-    ax.plot([steps_at[e] for e in mean], list(mean.values()), color="black", lw=2, label="mean over seeds")
+    ax.plot([steps_at[e] for e in mean], list(mean.values()), color="black", lw=2, marker="o", ms=4,
+            label="mean over seeds")
     if report["target"] is not None:
         ax.axhline(report["target"], color="grey", ls="--", lw=1, label=f"target {report['target']:g}")
     ax.axhline(report["mean_random_return"], color="tab:red", ls=":", lw=1.5, label="uniform random policy")
