@@ -149,7 +149,7 @@ def main() -> None:
     mean = mean_by_epoch(curves)
     steps_at = dict(zip(curves[0]["epochs"], curves[0]["env_steps"]))
     report["mean_eval_return_by_epoch"] = mean
-    reached = [e for e, r in mean.items() if args.target is not None and r >= args.target]
+    reached = [e for e, r in mean.items() if r >= args.target] if args.target is not None else []
     report["target"] = args.target
     report["target_reached_at"] = {"epoch": reached[0], "env_steps": steps_at[reached[0]]} if reached else None
     if args.plot:
