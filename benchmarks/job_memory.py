@@ -4,6 +4,7 @@ forkserver), printed as JSON, to size `mem_mb` of the workflow's jobs (config/co
 The tree is sampled every --interval seconds: the peak of the summed resident set (RSS, an upper bound: pages
 shared between processes count once per process) and of the summed proportional set (PSS, shared pages split
 between their sharers: what a cgroup memory limit sees, near enough), and the most processes seen at once.
+Sizes are in MiB (2**20 bytes), the unit of SLURM's --mem, which a job's `mem_mb` is passed as.
 Snakemake's own `benchmark:` files sample every 30 s, which misses the peak of a job that lasts a minute.
 Usage (repository root):
     python -m benchmarks.job_memory [--interval 0.2] -- python -m m3.evaluate run_dir=... episodes=2 envs=2
@@ -17,7 +18,7 @@ import time
 
 import psutil
 
-MB = 2**20
+MIB = 2**20
 
 
 def tree_memory(root: psutil.Process) -> tuple[int, int, int]:
@@ -46,8 +47,8 @@ def measure(command: list[str], interval: float) -> dict:
         "exit_code": child.returncode,
         "wall_s": round(time.perf_counter() - start, 1),
         "interval_s": interval,
-        "peak_rss_mb": round(peak_rss / MB),
-        "peak_pss_mb": round(peak_pss / MB),
+        "peak_rss_mb": round(peak_rss / MIB),
+        "peak_pss_mb": round(peak_pss / MIB),
         "peak_processes": peak_count,
     }
 
